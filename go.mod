@@ -1,0 +1,3 @@
+module wdb
+
+go 1.26
