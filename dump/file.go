@@ -49,6 +49,10 @@ type File struct {
 	MemoryInfo      []MemoryInfo // raw MemoryInfoList entries; nil when absent
 	HasMemoryInfo   bool
 
+	// Descriptor counts of the memory lists as the streams declare and hold them.
+	MemoryListCount   int
+	Memory64ListCount int
+
 	// Warnings lists what could not be read; the rest of the dump stays usable.
 	Warnings []error
 

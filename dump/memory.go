@@ -50,6 +50,7 @@ func buildMemoryMap(f *File) memoryMap {
 			if c.err != nil {
 				break
 			}
+			f.MemoryListCount++
 			if r, ok := f.descriptorRange(d, StreamMemoryList, fmt.Sprintf("memory list entry %d", i)); ok {
 				list = append(list, r)
 			}
@@ -69,6 +70,7 @@ func buildMemoryMap(f *File) memoryMap {
 			if c.err != nil {
 				break
 			}
+			f.Memory64ListCount++
 			if off > uint64(f.Size) || size > uint64(f.Size)-off {
 				avail := uint64(0)
 				if off < uint64(f.Size) {
@@ -88,11 +90,16 @@ func buildMemoryMap(f *File) memoryMap {
 		}
 		f.finish(c)
 	}
-	var all []MemoryRange
+	var all, raw []MemoryRange
 	for _, group := range [][]MemoryRange{stacks, list, list64} {
 		all = mergePriority(all, group)
 	}
-	return memoryMap{raw: all, ranges: coalesce(append([]MemoryRange(nil), all...))}
+	// Region boundaries come from the memory lists; a stack descriptor that
+	// starts inside a listed range must not split it.
+	for _, group := range [][]MemoryRange{list, list64, stacks} {
+		raw = mergePriority(raw, append([]MemoryRange(nil), group...))
+	}
+	return memoryMap{raw: raw, ranges: coalesce(all)}
 }
 
 func (f *File) descriptorRange(d MemoryDescriptor, src StreamType, what string) (MemoryRange, bool) {

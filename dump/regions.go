@@ -75,29 +75,51 @@ func (r *Region) UsageName() string {
 }
 
 // UserSpaceEnd is one past the highest user-mode address of the target.
+// For 32-bit processes it is 0x7fff0000 unless the process uses memory above
+// it (large-address-aware images, and Windows 7 dumps whose PEB and TEB sit
+// just below 0x80000000); the regions beyond a 32-bit process's user space
+// that some writers record (sign-extended kernel addresses) are dropped.
 func (f *File) UserSpaceEnd() uint64 {
 	if f.PointerSize() == 8 {
 		return 0x7fffffff0000
 	}
-	hi := uint64(0)
+	hi := uint64(0x7fff0000)
+	note := func(end uint64) {
+		if end <= 0xffff0000 && end > hi {
+			hi = end
+		}
+	}
+	laa := f.largeAddressAware()
 	for _, m := range f.MemoryInfo {
-		if m.State != MemFree {
-			hi = max(hi, m.BaseAddress+m.RegionSize)
+		base := uint64(uint32(m.BaseAddress))
+		if m.State != MemFree && m.BaseAddress>>32 == 0 && (laa || base+m.RegionSize <= 0x80000000) {
+			note(base + m.RegionSize)
 		}
 	}
 	for _, r := range f.mem.ranges {
-		hi = max(hi, r.End())
+		if laa || r.End() <= 0x80000000 {
+			note(r.End())
+		}
 	}
 	for i := range f.Modules {
-		hi = max(hi, f.Modules[i].End())
+		note(f.Modules[i].End())
 	}
-	switch {
-	case hi <= 0x7fff0000:
-		return 0x7fff0000
-	case hi <= 0xbfff0000:
-		return 0xbfff0000
+	return (hi + 0xffff) &^ 0xffff
+}
+
+// largeAddressAware reads IMAGE_FILE_LARGE_ADDRESS_AWARE from the header of
+// the main image (the first module), when its header is in the dump.
+func (f *File) largeAddressAware() bool {
+	if len(f.Modules) == 0 {
+		return false
 	}
-	return 0xffff0000
+	base := f.Modules[0].Base
+	lfanew, err := f.ReadUint(base+0x3c, 4)
+	if err != nil || lfanew > 0x1000 {
+		return false
+	}
+	ch, err := f.ReadUint(base+lfanew+4+18, 2)
+	return err == nil && ch&0x20 != 0
 }
 
 // Regions returns every region of the user address space in address order,
@@ -137,9 +159,13 @@ func (f *File) buildRegions() []Region {
 func (f *File) regionsFromMemoryInfo() []Region {
 	rs := make([]Region, 0, len(f.MemoryInfo))
 	var end uint64
+	limit := f.UserSpaceEnd()
 	for _, m := range f.MemoryInfo {
-		if m.RegionSize == 0 || m.BaseAddress+m.RegionSize < m.BaseAddress {
+		if m.RegionSize == 0 || m.BaseAddress+m.RegionSize < m.BaseAddress || m.BaseAddress >= limit {
 			continue
+		}
+		if m.BaseAddress+m.RegionSize > limit {
+			m.RegionSize = limit - m.BaseAddress
 		}
 		base := m.BaseAddress
 		if base < end { // overlapping entries: keep the earlier one's bytes
