@@ -270,7 +270,11 @@ func runAddress(s *Session, inv *Invocation) (Result, error) {
 			s.Execute(cmd)
 			continue
 		}
-		res.Regions = append(res.Regions, regionRow(r))
+		row := regionRow(r)
+		if row.Detail == "" {
+			row.Detail = s.Target.Preview(r)
+		}
+		res.Regions = append(res.Regions, row)
 	}
 	if perRegion != "" {
 		return nil, nil

@@ -26,6 +26,33 @@ var updateGolden = flag.Bool("update", false, "rewrite testdata/golden transcrip
 // corpusDir is the shared corpus of real dumps, seen from the package dir.
 const corpusDir = "../../shared/corpus"
 
+// Corpus dumps with golden transcripts (paths under corpusDir).
+const (
+	goldenFPU       = "trailofbits__manticore/tests/memdumps/simple_fpu/simple_fpu.dmp"                                       // x86 Win7, full memory, int 3
+	goldenMinidump2 = "google__breakpad/src/processor/testdata/minidump2.dmp"                                                 // x86 XP; oracle: minidump2.dump.out
+	goldenStability = "rust-minidump__rust-minidump/testdata/stability-report.dmp"                                            // x64 Win11, thread names
+	goldenWow64     = "ivellioscolin__kdlibcpp/kdlib/tests/dumps/targetapp_stacktest_wow64/targetapp_stacktest_wow64.cab.dmp" // WOW64, full memory
+)
+
+// goldenDumps maps the transcript file prefix to its dump.
+var goldenDumps = []struct{ prefix, path string }{
+	{"simple_fpu", goldenFPU},
+	{"minidump2", goldenMinidump2},
+	{"stability-report", goldenStability},
+	{"targetapp_stacktest_wow64", goldenWow64},
+}
+
+// runGoldenTopic runs <prefix>_<topic>.txt for every golden dump that has one.
+func runGoldenTopic(t *testing.T, topic string) {
+	for _, d := range goldenDumps {
+		name := d.prefix + "_" + topic + ".txt"
+		if _, err := os.Stat(filepath.Join(goldenDir, name)); err != nil {
+			continue
+		}
+		t.Run(d.prefix, func(t *testing.T) { runGolden(t, d.path, name) })
+	}
+}
+
 // goldenDir holds the transcripts.
 const goldenDir = "../testdata/golden"
 

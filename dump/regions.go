@@ -229,7 +229,7 @@ func (f *File) derivedRegions() []Region {
 
 // fillFree inserts free regions into the gaps, up to the end of user space.
 func fillFree(rs []Region, limit uint64, derived bool) []Region {
-	out := make([]Region, 0, len(rs)+8)
+	out := make([]Region, 0, 2*len(rs)+1)
 	var at uint64
 	for _, r := range rs {
 		if r.Base > at {
@@ -398,17 +398,21 @@ func (f *File) classify(rs []Region) {
 	if j := find(0x7ffe0000); j >= 0 && rs[j].Base == 0x7ffe0000 && rs[j].Usage == UsageUnknown {
 		rs[j].Usage, rs[j].Detail = UsageOther, "User Shared Data"
 	}
-	// Committed <unknown> regions show a preview of their first 16 bytes.
-	for i := range rs {
-		r := &rs[i]
-		if r.Usage != UsageUnknown || r.State != MemCommit {
-			continue
-		}
-		var b [16]byte
-		if n, _ := f.ReadMemory(r.Base, b[:min(16, int(r.Size))]); n == 16 {
-			r.Detail = previewBytes(b[:])
-		}
+}
+
+// Preview is the text !address shows for a committed <unknown> region: its
+// first 16 bytes with non-printable bytes as dots, or "" when they are not
+// captured. It is computed on demand: touching the first page of every region
+// would make a summary of 100 000 regions slow.
+func (f *File) Preview(r *Region) string {
+	if r.Usage != UsageUnknown || r.State != MemCommit || r.Size < 16 {
+		return ""
 	}
+	var b [16]byte
+	if n, _ := f.ReadMemory(r.Base, b[:]); n == 16 {
+		return previewBytes(b[:])
+	}
+	return ""
 }
 
 func previewBytes(b []byte) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -33,7 +34,10 @@ type MiscInfo struct {
 	ProcessKernelTime uint32
 	// Time zone (MISC_INFO_3+); TimeZoneValid is false when absent.
 	TimeZoneValid bool
-	TimeZoneBias  int32 // minutes, UTC = local + bias
+	TimeZoneBias  int32  // minutes, UTC = local + bias
+	TimeZoneID    uint32 // 0 unknown, 1 standard time, 2 daylight saving time in effect
+	StandardBias  int32  // minutes added to TimeZoneBias during standard time
+	DaylightBias  int32  // minutes added to TimeZoneBias during daylight saving time
 	BuildString   string
 	DbgBuildStr   string
 }
@@ -45,6 +49,18 @@ const (
 	Misc3TimeZone     = 0x40
 	Misc4BuildString  = 0x100
 )
+
+// EffectiveBias is the number of minutes to add to local time to get UTC
+// when the dump was written: the bias plus the daylight or standard bias.
+func (m *MiscInfo) EffectiveBias() int32 {
+	switch m.TimeZoneID {
+	case 2:
+		return m.TimeZoneBias + m.DaylightBias
+	case 1:
+		return m.TimeZoneBias + m.StandardBias
+	}
+	return m.TimeZoneBias
+}
 
 // HasPID reports whether ProcessID is valid.
 func (m *MiscInfo) HasPID() bool { return m != nil && m.Flags1&Misc1ProcessID != 0 }
@@ -118,7 +134,9 @@ func (m *Module) End() uint64 { return m.Base + uint64(m.Size) }
 func (m *Module) BaseName() string { return baseName(m.Name) }
 
 // ModuleName is the name WinDbg uses for the module: the file name without
-// its extension ("ntdll", "KERNELBASE"), as in "ntdll!RtlUserThreadStart".
+// its extension ("ntdll", "KERNELBASE"), as in "ntdll!RtlUserThreadStart";
+// dots left in the name become underscores ("kernel.appcore.dll" is
+// "kernel_appcore"), since '.' cannot appear in a module!symbol expression.
 func (m *Module) ModuleName() string { return moduleName(m.Name) }
 
 func baseName(p string) string {
@@ -134,10 +152,11 @@ func moduleName(p string) string {
 	b := baseName(p)
 	for i := len(b) - 1; i > 0; i-- {
 		if b[i] == '.' {
-			return b[:i]
+			b = b[:i]
+			break
 		}
 	}
-	return b
+	return strings.ReplaceAll(b, ".", "_")
 }
 
 // UnloadedModule is one MINIDUMP_UNLOADED_MODULE.
@@ -307,8 +326,13 @@ func (f *File) readMiscInfo() {
 		size = len(c.data)
 	}
 	if size >= 232 && m.Flags1&Misc3TimeZone != 0 {
-		c.seek(44 + 16) // past MISC_INFO_2 and integrity/execute/protected/TimeZoneId
+		c.seek(44 + 12) // past MISC_INFO_2 and integrity/execute/protected
+		m.TimeZoneID = c.u32()
 		m.TimeZoneBias = int32(c.u32())
+		c.seek(144)
+		m.StandardBias = int32(c.u32())
+		c.seek(228)
+		m.DaylightBias = int32(c.u32())
 		m.TimeZoneValid = c.err == nil
 	}
 	if size >= 832 && m.Flags1&Misc4BuildString != 0 {

@@ -267,6 +267,16 @@ func TestEval(t *testing.T) {
 		{"app!main != app", 1},
 		{"`main.c:43`", 0x140001040},
 		{"@@masm(1+2)*2", 6},
+		// string functions, with the examples of ---evaluate-expression-.md
+		{`$spat( "c:\dir\name.txt", "*name*" )`, 0}, // \n is a newline
+		{`$spat( @"c:\dir\name.txt", "*name*" )`, 1},
+		{`$spat( @"c:\dir\", "*filename*" )`, 0},
+		{`$spat("Program", "Prog[er-t7]am") + 1`, 2},
+		{`$scmp("a", "b")`, ^uint64(0)},
+		{`$scmp("b", "b")`, 0},
+		{`$scmp("b", "B")`, 1},
+		{`$sicmp("b", "B")`, 0},
+		{`$scmp("a\\b", @"a\b")`, 0},
 	}
 	for _, tt := range tests {
 		got, err := Eval(tt.in, env)
@@ -387,6 +397,10 @@ func TestErrors(t *testing.T) {
 		{"123456789abcdef012", "Overflow error at '123456789abcdef012'", 0},
 		{"0n99999999999999999999", "Overflow error at '0n99999999999999999999'", 0},
 		{"@@c++(1)", "Syntax error at '@@c++(1)'", 0},
+		{`$spat( "c:\dir\", "*filename*" )`, `Syntax error at '( "c:\dir\", "*filename*" )'`, 5},
+		{`$scmp("a")`, `Syntax error at '("a")'`, 5},
+		{`$scmp("a", b)`, `Syntax error at '("a", b)'`, 5},
+		{`$scmp "a"`, `Couldn't resolve error at '$scmp "a"'`, 0}, // a function only before '('
 		{"@@masm(1", "Syntax error at '<EOL>'", 8},
 		{`@!"app!nosuch"`, `Couldn't resolve error at '@!"app!nosuch"'`, 0},
 		{`@!"app!nosuch`, `Syntax error at '@!"app!nosuch'`, 0},
@@ -605,6 +619,46 @@ func TestRangeItems(t *testing.T) {
 	}
 }
 
+func TestMatchWildcard(t *testing.T) {
+	tests := []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"*", "", true},
+		{"*name*", "c:\\dir\\name.txt", true},
+		{"*NAME*", "c:\\dir\\name.txt", true},
+		{"*filename*", "c:\\dir\\", false},
+		{"Prog[er-t7]am", "Progeam", true},
+		{"Prog[er-t7]am", "Program", true},
+		{"Prog[er-t7]am", "Progtam", true},
+		{"Prog[er-t7]am", "Prog7am", true},
+		{"Prog[er-t7]am", "Progfam", false},
+		{"Lo#p", "Lp", true},
+		{"Lo#p", "Looop", true},
+		{"Lo+p", "Lp", false},
+		{"Lo+p", "Loop", true},
+		{"m[ia]#n", "mn", true},
+		{"m[ia]#n", "miain", true},
+		{"m[ia]+n", "mn", false},
+		{"a?+b", "ab", false},
+		{"a?+b", "axyb", true},
+		{"a?b", "axb", true},
+		{"a?b", "ab", false},
+		{"\\*", "*", true},
+		{"\\*", "x", false},
+		{"a-b", "a-b", true},
+		{"CMMF*::`vftable'", "cmmfserializer::`vftable'", true},
+		{"*a*a*a*a*a*a*b", strings.Repeat("a", 200), false},
+		{"[", "[", true},
+		{"#", "#", true},
+	}
+	for _, tt := range tests {
+		if got := MatchWildcard(tt.pattern, tt.s); got != tt.want {
+			t.Errorf("MatchWildcard(%q, %q) = %v", tt.pattern, tt.s, got)
+		}
+	}
+}
+
 func TestNilEnv(t *testing.T) {
 	if v, err := Eval("1+2", nil); err != nil || v != 3 {
 		t.Errorf("Eval with nil env = %#x, %v", v, err)
@@ -621,6 +675,7 @@ func FuzzEval(f *testing.F) {
 		"'abc'", "$vvalid(1000, 40)", "$iment(2000)", `@!"app!operator<"`, "@@masm(1)",
 		"10 L?100 41414141", "esp L10", "-d 0 L4 1", "1/0", "not ~-+1", "0n-123", "hi low by 1010",
 		"eax xor eax or 1 and 2 mod 3", "ah bh ch", "[1]", "%&#1", "app!CFoo::~CFoo+0x10",
+		`$spat(@"c:\\x", "*[a-z]#+\\?")`, `$scmp("a\"", "b")`,
 	} {
 		f.Add(s)
 	}
@@ -644,6 +699,10 @@ func FuzzEval(f *testing.F) {
 				_, _, err = r.Items(4, 0x20)
 				checkErr(t, s, err)
 			}
+		}
+		if len(s) < 200 {
+			MatchWildcard(s, s)
+			MatchWildcard(s, "abc*def")
 		}
 	})
 }

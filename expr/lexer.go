@@ -13,7 +13,7 @@ const (
 	tokLBrack
 	tokRBrack
 	tokComma
-	tokFunc // $vvalid / $iment, val holds the function
+	tokFunc // $vvalid, $iment, $scmp, $sicmp, $spat; val holds which
 	// unary operators
 	tokNot
 	tokHi
@@ -46,6 +46,9 @@ const (
 const (
 	funcVvalid = iota
 	funcIment
+	funcScmp
+	funcSicmp
+	funcSpat
 )
 
 type token struct {
@@ -301,7 +304,10 @@ scan:
 	return fail(ErrCouldntResolve)
 }
 
-var functions = map[string]uint64{"$vvalid": funcVvalid, "$iment": funcIment}
+var functions = map[string]uint64{
+	"$vvalid": funcVvalid, "$iment": funcIment,
+	"$scmp": funcScmp, "$sicmp": funcSicmp, "$spat": funcSpat,
+}
 
 func (p *parser) peekParen(j int) bool {
 	j = skipSpace(p.src, j, p.limit)

@@ -12,8 +12,8 @@ const (
 // parseNumber reads a MASM numeric literal: digits of the default radix,
 // prefixes 0x/0n/0t/0y (a bare prefix is 0), a trailing h for hex, and
 // backticks between hex digits ("00007ff8`07829fe1"), which are ignored.
-// Letters can only start a number in radix 16, so "eax" is never a number
-// while "ab" always is.
+// Letters can only start a number in radix 16, where "ab" is always a number
+// (type !ab or mod!ab for a symbol) and "eax" never is.
 func parseNumber(w string, radix int) (uint64, numStatus) {
 	if len(w) >= 2 && w[0] == '0' {
 		base := 0
@@ -39,8 +39,9 @@ func parseNumber(w string, radix int) (uint64, numStatus) {
 		val, st = digits(w, radix, false)
 	}
 	if st == numInvalid && len(w) >= 2 && w[len(w)-1]|0x20 == 'h' && isHexDigit(w[0]) {
-		// "4ab3h", and also "ah" = 10 although it looks like a register:
-		// WinDbg reads a valid hex word with an h suffix as a number.
+		// "4ab3h", and also "ah" = 10 although it looks like a register
+		// (UNCONFIRMED: seen in a WinDbg-compatible evaluator's tests;
+		// dbgeng's 2002 source had no h suffix and read ah as the register).
 		return digits(w[:len(w)-1], 16, false)
 	}
 	return val, st

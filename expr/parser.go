@@ -1,5 +1,7 @@
 package expr
 
+import "strings"
+
 // parser is a recursive-descent MASM evaluator with one token of lookahead,
 // shaped like dbgeng's so that errors quote the same position: the start of
 // the most recently lexed token, peeked or not ("Memory access error at ')'"
@@ -275,10 +277,14 @@ func (p *parser) term() uint64 {
 	return 0
 }
 
-// call evaluates $vvalid(Address, Length) and $iment(Address).
+// call evaluates $vvalid(Address, Length), $iment(Address) and the string
+// functions.
 func (p *parser) call(fn uint64) uint64 {
 	if p.get().kind != tokLParen {
 		p.fail(ErrSyntax)
+	}
+	if fn >= funcScmp {
+		return p.callStrings(fn)
 	}
 	p.enter()
 	defer func() { p.depth-- }()
@@ -339,4 +345,81 @@ func (p *parser) address(v uint64) uint64 {
 		return uint64(uint32(v))
 	}
 	return v
+}
+
+// callStrings evaluates $scmp, $sicmp and $spat("String", "Pattern"). The
+// arguments are read without the lexer, so any error in them is reported at
+// the '(' as WinDbg does:
+//
+//	? $spat( "c:\dir\", "*filename*" )
+//	Syntax error at '( "c:\dir\", "*filename*" )'
+func (p *parser) callStrings(fn uint64) uint64 {
+	a, i, ok := p.stringLit(p.pos)
+	if i = skipSpace(p.src, i, p.limit); !ok || i >= p.limit || p.src[i] != ',' {
+		p.fail(ErrSyntax)
+	}
+	b, i, ok := p.stringLit(i + 1)
+	if i = skipSpace(p.src, i, p.limit); !ok || i >= p.limit || p.src[i] != ')' {
+		p.fail(ErrSyntax)
+	}
+	p.pos, p.consumed = i+1, i+1
+	switch fn {
+	case funcSpat:
+		if MatchWildcard(b, a) {
+			return 1
+		}
+		return 0
+	case funcSicmp:
+		a, b = strings.ToLower(a), strings.ToLower(b)
+	}
+	return uint64(int64(strings.Compare(a, b)))
+}
+
+// stringLit reads "text" with C escapes (\n, \", \\ ...) or @"text", taken
+// literally.
+func (p *parser) stringLit(i int) (string, int, bool) {
+	s, lim := p.src, p.limit
+	i = skipSpace(s, i, lim)
+	raw := i+1 < lim && s[i] == '@' && s[i+1] == '"'
+	if raw {
+		i++
+	}
+	if i >= lim || s[i] != '"' {
+		return "", i, false
+	}
+	var b strings.Builder
+	for i++; i < lim; i++ {
+		c := s[i]
+		switch {
+		case c == '"':
+			return b.String(), i + 1, true
+		case c == '\\' && !raw && i+1 < lim:
+			i++
+			c = unescape(s[i])
+		}
+		b.WriteByte(c)
+	}
+	return "", i, false
+}
+
+func unescape(c byte) byte {
+	switch c {
+	case 'n':
+		return '\n'
+	case 't':
+		return '\t'
+	case 'r':
+		return '\r'
+	case 'b':
+		return '\b'
+	case 'a':
+		return '\a'
+	case 'f':
+		return '\f'
+	case 'v':
+		return '\v'
+	case '0':
+		return 0
+	}
+	return c
 }

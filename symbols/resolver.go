@@ -73,19 +73,56 @@ func hex(v uint64) string {
 	return string(b[i:])
 }
 
-// ModuleResolver knows the module list of a dump and nothing finer.
-type ModuleResolver struct {
-	mods []*dump.Module // sorted by base
+// ModuleNames gives each module of f the name WinDbg uses for it (the file
+// name without extension), in module-list order. A later module whose name is
+// taken gets "_<base>" appended ("ntdll_77cf0000", the 32-bit ntdll of a
+// WOW64 process); a second record at the same base (some writers list the
+// main image twice) gets "" and is not a module of its own.
+func ModuleNames(f *dump.File) []string {
+	names := make([]string, len(f.Modules))
+	bases := map[uint64]bool{}
+	taken := map[string]bool{}
+	for i := range f.Modules {
+		m := &f.Modules[i]
+		if bases[m.Base] {
+			continue
+		}
+		bases[m.Base] = true
+		n := m.ModuleName()
+		if taken[strings.ToLower(n)] {
+			n = n + "_" + hex(m.Base)
+		}
+		taken[strings.ToLower(n)] = true
+		names[i] = n
+	}
+	return names
 }
 
-// NewModuleResolver indexes the modules of f.
+// ModuleResolver knows the module list of a dump and nothing finer.
+type ModuleResolver struct {
+	mods  []*dump.Module // sorted by base
+	names map[*dump.Module]string
+}
+
+// NewModuleResolver indexes the modules of f under their WinDbg names.
 func NewModuleResolver(f *dump.File) *ModuleResolver {
-	r := &ModuleResolver{}
-	for i := range f.Modules {
-		r.mods = append(r.mods, &f.Modules[i])
+	r := &ModuleResolver{names: map[*dump.Module]string{}}
+	for i, n := range ModuleNames(f) {
+		if n != "" {
+			r.mods = append(r.mods, &f.Modules[i])
+			r.names[&f.Modules[i]] = n
+		}
 	}
 	sort.SliceStable(r.mods, func(i, j int) bool { return r.mods[i].Base < r.mods[j].Base })
 	return r
+}
+
+// Name is the WinDbg name of a module.
+func (r *ModuleResolver) Name(m *dump.Module) string {
+	if n, ok := r.names[m]; ok {
+		return n
+	}
+	return m.ModuleName()
 }
 
 // Module returns the module that contains addr.
@@ -103,7 +140,7 @@ func (r *ModuleResolver) Nearest(addr uint64) (Symbol, uint64, bool) {
 	if !ok {
 		return Symbol{}, 0, false
 	}
-	return Symbol{Module: m.ModuleName(), Addr: m.Base, Size: uint64(m.Size)}, addr - m.Base, true
+	return Symbol{Module: r.Name(m), Addr: m.Base, Size: uint64(m.Size)}, addr - m.Base, true
 }
 
 // Lookup resolves a module name (case-insensitive) to its base.
@@ -115,7 +152,7 @@ func (r *ModuleResolver) Lookup(name string) (uint64, bool) {
 		name = name[:i]
 	}
 	for _, m := range r.mods {
-		if strings.EqualFold(m.ModuleName(), name) {
+		if strings.EqualFold(r.Name(m), name) {
 			return m.Base, true
 		}
 	}

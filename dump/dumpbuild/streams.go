@@ -180,6 +180,7 @@ type writer struct {
 	stackMem  []int   // per thread: index into memList, or -1
 	stack64   []int64 // per thread: offset within the Memory64 data, or -1
 	threadCtx map[uint32][2]uint32
+	m64Size   int64 // bytes of Memory64 data so far
 }
 
 func newWriter(b *Builder) *writer {
@@ -209,11 +210,9 @@ func newWriter(b *Builder) *writer {
 
 // addM64 appends a Memory64 range and returns its offset within the data.
 func (w *writer) addM64(m mem64Range) int64 {
-	var off int64
-	for _, r := range w.m64 {
-		off += r.len()
-	}
+	off := w.m64Size
 	w.m64 = append(w.m64, m)
+	w.m64Size += m.len()
 	return off
 }
 
