@@ -172,3 +172,5 @@ func TestAddressFilterErrors(t *testing.T) {
 		t.Errorf("-c: expansion:\n%s", out)
 	}
 }
+
+func TestAddressGolden(t *testing.T) { runGoldenTopic(t, "address") }
