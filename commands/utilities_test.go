@@ -17,9 +17,9 @@ func newTestSession() (*Session, *bytes.Buffer) {
 func TestSplitCommands(t *testing.T) {
 	for line, want := range map[string][]string{
 		`r eax; $$ some text; r ebx; * more text; r ecx`: {"r eax", "$$ some text", "r ebx", "* more text; r ecx"},
-		`.echo "a;b"; .echo c`:                            {`.echo "a;b"`, ".echo c"},
-		`$<C:\x;y.txt`:                                    {`$<C:\x;y.txt`},
-		`  db 10 ;; dd 20  `:                              {"db 10", "dd 20"},
+		`.echo "a;b"; .echo c`:                           {`.echo "a;b"`, ".echo c"},
+		`$<C:\x;y.txt`:                                   {`$<C:\x;y.txt`},
+		`  db 10 ;; dd 20  `:                             {"db 10", "dd 20"},
 	} {
 		if got := SplitCommands(line); !reflect.DeepEqual(got, want) {
 			t.Errorf("SplitCommands(%q) = %q, want %q", line, got, want)
