@@ -1,0 +1,5 @@
+package commands
+
+import "testing"
+
+func TestDumpDebugGolden(t *testing.T) { runGoldenTopic(t, "dumpdebug") }
