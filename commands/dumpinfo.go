@@ -27,17 +27,17 @@ func init() {
 
 // DumpDebug is the result of .dumpdebug.
 type DumpDebug struct {
-	Path       string         `json:"path"`
-	Size       int64          `json:"size"`
-	Version    uint32         `json:"version"`
-	Flags      uint64         `json:"flags"`
-	FlagNames  []string       `json:"flag_names"`
-	Time       string         `json:"time"`
-	Streams    []StreamRow    `json:"streams"`
-	Comments   []string       `json:"comments,omitempty"`
-	Warnings   []string       `json:"warnings,omitempty"`
-	Ranges     int            `json:"memory_ranges"`
-	Captured   uint64         `json:"captured_bytes"`
+	Path       string      `json:"path"`
+	Size       int64       `json:"size"`
+	Version    uint32      `json:"version"`
+	Flags      uint64      `json:"flags"`
+	FlagNames  []string    `json:"flag_names"`
+	Time       string      `json:"time"`
+	Streams    []StreamRow `json:"streams"`
+	Comments   []string    `json:"comments,omitempty"`
+	Warnings   []string    `json:"warnings,omitempty"`
+	Ranges     int         `json:"memory_ranges"`
+	Captured   uint64      `json:"captured_bytes"`
 	flagValues []uint64
 }
 

@@ -1,0 +1,58 @@
+// Command wdb is a WinDbg-style post-mortem debugger for Windows minidumps.
+//
+//	wdb [options] [dumpfile]
+//
+// See flags.go for the options. This file only wires the pieces together:
+// parse the command line, open the dump, make a session, hand it to the
+// shell. The version that --version, the banner and the version command
+// print is commands.DebuggerVersion (set at release with
+// -ldflags "-X wdb/commands.DebuggerVersion=…").
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"wdb/commands"
+	"wdb/dump"
+	"wdb/repl"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without os.Exit, returning the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseArgs(args, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "wdb: %v\n", err)
+		return 2
+	}
+	switch {
+	case cfg.help:
+		fmt.Fprint(stdout, usage)
+		return 0
+	case cfg.version:
+		fmt.Fprintf(stdout, "wdb version %s\n", commands.DebuggerVersion)
+		return 0
+	case cfg.dump == "":
+		// TODO(sample): open the built-in sample dump (the memory-mapped-file
+		// leak of PRODUCT.md) here instead of failing.
+		fmt.Fprint(stderr, "wdb: no dump file given\n\n"+usage)
+		return 2
+	}
+
+	f, err := dump.Open(cfg.dump)
+	if err != nil {
+		// dump errors name the file and where it went wrong: one line.
+		fmt.Fprintf(stderr, "wdb: %v\n", err)
+		return 1
+	}
+	defer f.Close()
+
+	s := commands.NewSession(f, stdout, stderr)
+	s.JSON = cfg.json
+	return repl.Run(s, cfg.options(commands.DebuggerVersion))
+}
