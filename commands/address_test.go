@@ -2,8 +2,12 @@ package commands
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"wdb/dump"
+	"wdb/dump/dumpbuild"
 )
 
 // addressJSON runs a !address command in JSON mode and decodes its result.
@@ -174,3 +178,33 @@ func TestAddressFilterErrors(t *testing.T) {
 }
 
 func TestAddressGolden(t *testing.T) { runGoldenTopic(t, "address") }
+
+// BenchmarkAddressSummary100k runs !address -summary on a dump with 100 000
+// MemoryInfoList regions (budget: < 100 ms), opening the dump outside the timer.
+func BenchmarkAddressSummary100k(b *testing.B) {
+	bld := dumpbuild.New(dumpbuild.X64)
+	base := uint64(0x10000000)
+	for i := 0; i < 100000; i++ {
+		typ := uint32(dump.MemPrivate)
+		if i%3 == 0 {
+			typ = dump.MemMapped
+		}
+		bld.Memory64Zero(base, 0x1000)
+		bld.Region(dumpbuild.Region{Base: base, AllocBase: base, Size: 0x1000, State: dump.MemCommit, Protect: dump.PageReadWrite, Type: typ})
+		base += 0x11000
+	}
+	p := filepath.Join(b.TempDir(), "regions.dmp")
+	if err := bld.WriteFile(p); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		s, out := openSession(b, p)
+		b.StartTimer()
+		s.Execute("!address -summary")
+		if !strings.Contains(out.String(), "MEM_MAPPED                            33334") {
+			b.Fatalf("summary:\n%s", out.String())
+		}
+	}
+}

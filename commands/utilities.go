@@ -184,19 +184,19 @@ func unwrapPathError(err error) error {
 }
 
 func runLogOpen(s *Session, inv *Invocation) (Result, error) {
-	args := strings.Fields(inv.Args)
+	args := strings.TrimSpace(inv.Args)
 	stamp := false
-	name := ""
-	for _, a := range args {
-		switch strings.ToLower(a) {
+	// Options come first; the rest of the line is the file name, spaces included.
+	for len(args) >= 2 && args[0] == '/' && (len(args) == 2 || isSpace(args[2])) {
+		switch strings.ToLower(args[:2]) {
 		case "/t":
 			stamp = true
 		case "/u", "/d":
 			// Unicode logs and names derived from the target are not supported: plain UTF-8.
-		default:
-			name = strings.Trim(a, `"`)
 		}
+		args = strings.TrimSpace(args[2:])
 	}
+	name := strings.Trim(args, `"`)
 	if name == "" {
 		name = "wdb.log"
 	}

@@ -46,7 +46,7 @@ func WriteBanner(w io.Writer, f *dump.File, opts Options) {
 		fmt.Fprintln(w, "The stored exception information can be accessed via .ecxr.")
 		pid, _ := f.ProcessID()
 		fmt.Fprintf(w, "(%x.%x): %s - code %08x (first/second chance not available)\n",
-			pid, e.ThreadID, exceptionName(e.Code), e.Code)
+			pid, e.ThreadID, dump.ExceptionName(e.Code), e.Code)
 	}
 	// WinDbg prints the hint whether or not there is an exception (§1.5,
 	// first sample: a dump without one).
@@ -88,56 +88,16 @@ func writeDots(w io.Writer, n int) {
 	}
 }
 
-// exceptionNames are the descriptions the debugger engine gives exception
-// codes in event lines (the sx event filter names; windbg-commands.md §14).
-var exceptionNames = map[uint32]string{
-	0xc0000005: "Access violation",
-	0x80000003: "Break instruction exception",
-	0x80000004: "Single step exception",
-	0x80000001: "Guard page violation",
-	0x80000002: "Data misaligned",
-	0x80000007: "Wake debugger",
-	0xe06d7363: "C++ EH exception",
-	0xe0434f4d: "CLR exception",
-	0xe0434352: "CLR exception",
-	0xe0444143: "CLR notification exception",
-	0xc0000094: "Integer divide-by-zero",
-	0xc0000095: "Integer overflow",
-	0xc00000fd: "Stack overflow",
-	0xc0000409: "Security check failure or stack buffer overrun",
-	0xc000001d: "Illegal instruction",
-	0xc0000006: "In-page I/O error",
-	0xc0000008: "Invalid handle",
-	0xc000001c: "Invalid system call",
-	0xc000001e: "Invalid lock sequence",
-	0xc0000037: "Port disconnected",
-	0xc0000420: "Assertion failure",
-	0xc0000421: "Verifier stop",
-	0x40010005: "Control-C exception",
-	0x40010008: "Control-Break exception",
-	0x40010009: "Debugger command exception",
-	0x406d1388: "Visual C++ exception",
-	0x40080201: "Windows Runtime Originate Error",
-	0x40080202: "Windows Runtime Transform Error",
-	0x4000001f: "WOW64 breakpoint",
-	0x4000001e: "WOW64 single step exception",
-	0xcfffffff: "Application hang",
-}
-
-// exceptionName describes an exception code as WinDbg's event line does,
-// "Unknown exception" for codes it has no name for (§1.5, 8898008d).
-// .exr and .lastevent need the same table; it belongs in commands once
-// they land (repl cannot be imported from there).
-func exceptionName(code uint32) string {
-	if n, ok := exceptionNames[code]; ok {
-		return n
-	}
-	return "Unknown exception"
-}
-
 // writeWarnings prints what the dump reader could not read, one per line.
+// A fuzzed file can carry hundreds of problems; the first few tell the
+// story and .dumpdebug lists them all.
 func writeWarnings(w io.Writer, f *dump.File) {
-	for _, err := range f.Warnings {
+	const shown = 20
+	for i, err := range f.Warnings {
+		if i == shown {
+			fmt.Fprintf(w, "WARNING: %d more problems (.dumpdebug lists them all)\n", len(f.Warnings)-shown)
+			break
+		}
 		fmt.Fprintf(w, "WARNING: %v\n", err)
 	}
 }

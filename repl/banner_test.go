@@ -154,8 +154,8 @@ func TestExceptionName(t *testing.T) {
 		0x4000001f: "WOW64 breakpoint",
 		0x8898008d: "Unknown exception",
 	} {
-		if got := exceptionName(code); got != want {
-			t.Errorf("exceptionName(%08x) = %q, want %q", code, got, want)
+		if got := dump.ExceptionName(code); got != want {
+			t.Errorf("ExceptionName(%08x) = %q, want %q", code, got, want)
 		}
 	}
 }
