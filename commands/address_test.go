@@ -208,3 +208,35 @@ func BenchmarkAddressSummary100k(b *testing.B) {
 		}
 	}
 }
+
+// A dump shaped like Wine's MiniDumpWriteDump output: no MemoryInfoList and
+// no CodeView records. !address still lists regions, derived and said so.
+func TestAddressWineShapedDump(t *testing.T) {
+	b := dumpbuild.New(dumpbuild.X64)
+	b.Module(dumpbuild.Module{Name: `C:\windows\system32\ntdll.dll`, Base: 0x7bc00000, Size: 0x100000})
+	b.Module(dumpbuild.Module{Name: `C:\leak\leak.exe`, Base: 0x140000000, Size: 0x20000})
+	b.Thread(dumpbuild.Thread{ID: 0x20, TEB: 0x7ffd8000, StackStart: 0x21f000, Stack: make([]byte, 0x1000), Regs: map[string]uint64{"rsp": 0x21f800, "rip": 0x140001000}})
+	for i := uint64(0); i < 3; i++ {
+		b.Memory(0x1000000+i*0x40000, make([]byte, 0x1000))
+	}
+	raw, err := b.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := dump.OpenBytes(raw, "wine.dmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	s := NewSession(f, &out, &out)
+	s.Execute("!address")
+	text := out.String()
+	for _, want := range []string{derivedNote, "Image      [leak; \"C:\\leak\\leak.exe\"]", "Stack      [~0; 0.20]", "MEM_IMAGE   MEM_COMMIT"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %q in:\n%s", want, text)
+		}
+	}
+	if f.Modules[0].CodeView != nil {
+		t.Errorf("no CodeView expected")
+	}
+}
