@@ -87,6 +87,9 @@ type Alloc struct {
 	// Gap, when nonzero, makes this entry no block at all: the committed
 	// run ends here and Gap pages stay uncommitted.
 	Gap uint64
+	// Data is written at the start of a busy block's user data (at most
+	// Size bytes), for searches.
+	Data []byte
 }
 
 // LFHSubsegment is one LFH subsegment: a UserBlocks back-end block cut into
@@ -121,7 +124,7 @@ type PlacedBlock struct {
 	SegmentHeader       bool   // the block holding the _HEAP / _HEAP_SEGMENT
 	LFHContainer        bool
 	Dropped             bool // its header lies in a dropped page
-	RequestedFromCaller bool
+	RequestedFromCaller bool // an Alloc, Virtual or LFH request of the spec, not a block the writer added
 }
 
 // PlacedSegment is the ground truth for one segment.
@@ -297,9 +300,6 @@ func ntOffsets(fam, bits int) *ntOff {
 	// family: SegmentReserve follows Signature by one pointer, and so on.
 	p := o.ptr
 	o.segReserve = o.signature + p
-	if bits == 32 {
-		o.segReserve = o.signature + 4
-	}
 	o.segCommit = o.segReserve + p
 	o.dcFree = o.segCommit + p
 	o.dcTotal = o.dcFree + p
@@ -408,8 +408,6 @@ type heapWriter struct {
 	fam       int
 	key       uint32
 	seed      uint64
-	ngf       uint32
-	nheaps    int
 	heapFlags uint32 // Flags of the heap being planned
 	build     uint32
 }
@@ -419,16 +417,17 @@ type plannedBlock struct {
 	PlacedBlock
 	unusedByte uint8
 	ext        bool
+	data       []byte
 	ucr        [2]uint64 // for UCR descriptor blocks: the range it describes
 	lfh        int       // index into NTHeap.LFH for UserBlocks, else -1
 }
 
 // plannedSegment is a segment before it is written.
 type plannedSegment struct {
-	base, first, end, commitEnd uint64
-	blocks                      []plannedBlock
-	runs                        [][2]uint64
-	ucrs                        [][2]uint64
+	base, first, end uint64
+	blocks           []plannedBlock
+	runs             [][2]uint64
+	ucrs             [][2]uint64
 }
 
 // Heaps lays out the heaps of p: it sets the system information (build,
@@ -456,7 +455,7 @@ func (b *Builder) Heaps(p HeapProcess) (*HeapTruth, error) {
 	if b.arch == X64 && !p.Wow64 {
 		sp.next = 0x000001f000000000
 	}
-	w := &heapWriter{sp: sp, fam: fam, key: p.LFHKey, seed: p.Seed, ngf: p.NtGlobalFlag, build: p.Build}
+	w := &heapWriter{sp: sp, fam: fam, key: p.LFHKey, seed: p.Seed, build: p.Build}
 	t := &HeapTruth{Family: famNames[fam], LFHKey: p.LFHKey}
 
 	// TEB and PEB pages first, at fixed places.
@@ -653,7 +652,7 @@ func (w *heapWriter) header(o *ntOff, e uint64, units uint16, flags uint8, prev 
 // block of hdrSize, then allocs, then extra (LFH UserBlocks), and closes
 // the last run. reservePages 0 picks the size.
 func (w *heapWriter) planSegment(o *ntOff, heap, base, hdrSize uint64, pre []plannedBlock, allocs []Alloc, post []plannedBlock, reservePages uint64, commitAll bool) (*plannedSegment, error) {
-	ps := &plannedSegment{base: base, first: base + hdrSize}
+	ps := &plannedSegment{base: base, first: base + hdrSize, blocks: make([]plannedBlock, 0, len(pre)+len(allocs)+len(post)+8)}
 	g := o.gran
 	var prev uint64
 	p := base
@@ -688,7 +687,7 @@ func (w *heapWriter) planSegment(o *ntOff, heap, base, hdrSize uint64, pre []pla
 				prev = last.Granules
 				p += sz
 			} else {
-				add(plannedBlock{PlacedBlock: PlacedBlock{Size: sz, Granules: sz / g, UserSize: sz - g, Unused: g, Flags: w.freeFlags(o)}, lfh: -1})
+				add(plannedBlock{PlacedBlock: PlacedBlock{Size: sz, Granules: sz / g, UserSize: sz - g, Unused: g, Flags: w.freeFlags()}, lfh: -1})
 			}
 			n -= sz
 		}
@@ -725,7 +724,7 @@ func (w *heapWriter) planSegment(o *ntOff, heap, base, hdrSize uint64, pre []pla
 			if sz > 0xffff*g {
 				return nil, fmt.Errorf("dumpbuild: free block of %#x bytes exceeds 0xffff granules", sz)
 			}
-			add(plannedBlock{PlacedBlock: PlacedBlock{Size: sz, Granules: sz / g, UserSize: sz - g, Unused: g, Flags: w.freeFlags(o)}, lfh: -1})
+			add(plannedBlock{PlacedBlock: PlacedBlock{Size: sz, Granules: sz / g, UserSize: sz - g, Unused: g, Flags: w.freeFlags()}, lfh: -1})
 		default:
 			over := g
 			if a.Ext {
@@ -737,6 +736,7 @@ func (w *heapWriter) planSegment(o *ntOff, heap, base, hdrSize uint64, pre []pla
 			}
 			pb := busy(sz, a.Size, a.Flags, false)
 			pb.RequestedFromCaller = true
+			pb.data = a.Data[:min(uint64(len(a.Data)), a.Size)]
 			unused := sz - a.Size
 			switch {
 			case a.Ext:
@@ -777,13 +777,12 @@ func (w *heapWriter) planSegment(o *ntOff, heap, base, hdrSize uint64, pre []pla
 			closeRun((ps.end-end)/heapPage, true)
 		}
 	}
-	ps.commitEnd = p
 	return ps, nil
 }
 
 // freeFlags is the Flags byte of a free block: FILL when the heap checks
 // frees (HEAP_FREE_CHECKING_ENABLED), as the real debug heaps show.
-func (w *heapWriter) freeFlags(o *ntOff) uint8 {
+func (w *heapWriter) freeFlags() uint8 {
 	if w.heapFlags&0x40 != 0 {
 		return 0x04
 	}
@@ -817,52 +816,56 @@ func (w *heapWriter) heap(spec *NTHeap, bits, index int) PlacedHeap {
 	if encode {
 		ph.Encoding, ph.EncodeFlagMask = key, encodeFlag
 	}
-	// The LFH lives in its own region; its UserBlocks in segment 0.
-	var lfhAddr uint64
-	var subs []uint64
-	var zone uint64
+	// The LFH UserBlocks are back-end blocks at the end of segment 0.
 	type ubPlan struct {
 		first, stride uint64
 		count         int
 	}
 	var ubs []ubPlan
 	var post []plannedBlock
-	if len(spec.LFH) > 0 {
-		lfhAddr = sp.alloc(0x10000)
-		zone = lfhAddr + alignUp(uint64(o.lfhSize), heapPage)
-		for i, s := range spec.LFH {
-			subs = append(subs, zone+uint64(o.zoneHeader)+uint64(i*o.subSize))
-			count := len(s.Requested)
-			stride := uint64(s.BlockUnits) * g
-			var first uint64
-			if o.ubEnc < 0 {
-				first = uint64(o.ubHeader)
-			} else {
-				word := uint64(o.ptr)
-				words := (uint64(count) + 8*word - 1) / (8 * word)
-				first = alignUp(uint64(o.ubBitmapData)+words*word, g)
-			}
-			if s.BlockUnits == 0 || count == 0 || count > 0xffff {
-				sp.fail(fmt.Errorf("dumpbuild: LFH subsegment %d has %d chunks of %d units", i, count, s.BlockUnits))
-				continue
-			}
-			size := alignUp(g+first+uint64(count)*stride+8, g)
-			ubs = append(ubs, ubPlan{first, stride, count})
-			pb := plannedBlock{PlacedBlock: PlacedBlock{Size: size, Granules: size / g, UserSize: size - g, Unused: g, Flags: 0x09, Busy: true, Internal: true, LFHContainer: true}, unusedByte: uint8(g), lfh: i}
-			post = append(post, pb)
+	for i, s := range spec.LFH {
+		count := len(s.Requested)
+		stride := uint64(s.BlockUnits) * g
+		if s.BlockUnits == 0 || count == 0 || count > 0xffff {
+			sp.fail(fmt.Errorf("dumpbuild: LFH subsegment %d has %d chunks of %d units", i, count, s.BlockUnits))
+			return ph
 		}
-		if zone+uint64(o.zoneHeader)+uint64(len(spec.LFH)*o.subSize) > lfhAddr+0x10000 {
-			sp.fail(fmt.Errorf("dumpbuild: %d LFH subsegments do not fit the LFH region", len(spec.LFH)))
+		first := uint64(o.ubHeader)
+		if o.ubEnc >= 0 {
+			// The busy bitmap, in whole words, then granule alignment.
+			word := uint64(o.ptr)
+			words := (uint64(count) + 8*word - 1) / (8 * word)
+			first = alignUp(uint64(o.ubBitmapData)+words*word, g)
 		}
+		size := alignUp(g+first+uint64(count)*stride+8, g)
+		ubs = append(ubs, ubPlan{first, stride, count})
+		post = append(post, plannedBlock{PlacedBlock: PlacedBlock{Size: size, Granules: size / g, UserSize: size - g, Unused: g, Flags: 0x09, Busy: true, Internal: true, LFHContainer: true}, unusedByte: uint8(g), lfh: i})
 	}
-	biFlags := uint8(0x09)
-	bi := plannedBlock{PlacedBlock: PlacedBlock{Size: o.biBlock, Granules: o.biBlock / g, UserSize: o.biBlock - 1, Unused: 1, Flags: biFlags, Busy: true, Internal: true}, unusedByte: 1, lfh: -1}
+	bi := plannedBlock{PlacedBlock: PlacedBlock{Size: o.biBlock, Granules: o.biBlock / g, UserSize: o.biBlock - 1, Unused: 1, Flags: 0x09, Busy: true, Internal: true}, unusedByte: 1, lfh: -1}
 	seg0, err := w.planSegment(o, addr, addr, o.headerBlock, []plannedBlock{bi}, spec.Blocks, post, spec.ReservePages, spec.NoUCRAtSegment0End)
 	if err != nil {
 		sp.fail(err)
 		return ph
 	}
 	segs := []*plannedSegment{seg0}
+	regions := []*hregion{sp.reserve(seg0.base, seg0.end-seg0.base)}
+	regions[0].commit = seg0.runs
+	// The _LFH_HEAP and its zone live in their own region.
+	var lfhAddr, zone uint64
+	var subs []uint64
+	if len(spec.LFH) > 0 {
+		lfhAddr = sp.alloc(0x10000)
+		zone = lfhAddr + alignUp(uint64(o.lfhSize), heapPage)
+		for i := range spec.LFH {
+			subs = append(subs, zone+uint64(o.zoneHeader)+uint64(i*o.subSize))
+		}
+		if zone+uint64(o.zoneHeader)+uint64(len(spec.LFH)*o.subSize) > lfhAddr+0x10000 {
+			sp.fail(fmt.Errorf("dumpbuild: %d LFH subsegments do not fit the LFH region", len(spec.LFH)))
+			return ph
+		}
+		lr := sp.reserve(lfhAddr, 0x10000)
+		lr.commit = [][2]uint64{{lfhAddr, lfhAddr + 0x10000}}
+	}
 	for _, es := range spec.Segments {
 		base := es.Address
 		if base == 0 {
@@ -874,21 +877,12 @@ func (w *heapWriter) heap(spec *NTHeap, bits, index int) PlacedHeap {
 			return ph
 		}
 		segs = append(segs, s)
-	}
-	// Reserve and commit.
-	regions := make([]*hregion, len(segs))
-	for i, s := range segs {
 		r := sp.reserve(s.base, s.end-s.base)
 		r.commit = s.runs
-		regions[i] = r
+		regions = append(regions, r)
 	}
 	if sp.err != nil {
 		return ph
-	}
-	var lfhRegion *hregion
-	if lfhAddr != 0 {
-		lfhRegion = sp.reserve(lfhAddr, 0x10000)
-		lfhRegion.commit = [][2]uint64{{lfhAddr, lfhAddr + 0x10000}}
 	}
 	drop := map[uint64]bool{}
 	for _, d := range spec.DropPages {
@@ -916,6 +910,9 @@ func (w *heapWriter) heap(spec *NTHeap, bits, index int) PlacedHeap {
 				} else {
 					sp.u32(pb.Entry+pb.Size-4, uint32(pb.Unused))
 				}
+			}
+			if len(pb.data) > 0 {
+				copy(sp.at(pb.User, len(pb.data)), pb.data)
 			}
 			if pb.ext {
 				x := pb.Entry + 2*g + uint64(o.hdr)
@@ -1065,6 +1062,14 @@ func (w *heapWriter) heap(spec *NTHeap, bits, index int) PlacedHeap {
 
 	// Truth: per segment, header then blocks with chunks after their
 	// container; then virtual blocks.
+	nb := len(vbs)
+	for _, s := range segs {
+		nb += len(s.blocks)
+	}
+	for _, l := range lfhBlocks {
+		nb += len(l)
+	}
+	ph.Blocks = make([]PlacedBlock, 0, nb)
 	for _, s := range segs {
 		var lost uint64 // the rest of a run after a dropped page holding a header
 		for _, pb := range s.blocks {
@@ -1091,7 +1096,6 @@ func (w *heapWriter) heap(spec *NTHeap, bits, index int) PlacedHeap {
 		}
 	}
 	ph.Blocks = append(ph.Blocks, vbs...)
-	w.nheaps++
 	return ph
 }
 
