@@ -273,12 +273,23 @@ func fileTypeName(t uint32) string {
 	return "Unknown"
 }
 
-// lmSymbolStatus is the flag, status and symbol file of a module's symbols.
-// TODO(symbols): ask the resolver once it loads PDBs/exports; until then
-// every module is "(deferred)", as WinDbg shows modules whose symbols have
-// not been loaded yet.
+// lmSymbolStatus is the flag, status and symbol file of a module's symbols,
+// as lm shows them: "(deferred)" until a command needed the module,
+// "(pdb symbols)  PATH", "(export symbols)  NAME" or "(no symbols)".
 func lmSymbolStatus(s *Session, m *dump.Module) (flag, status, file string) {
-	return "", "deferred", ""
+	if s.Symbols == nil {
+		return "", "deferred", ""
+	}
+	ms, ok := s.Symbols.ModuleAt(m.Base)
+	if !ok || ms.Module != m {
+		return "", "deferred", ""
+	}
+	st := ms.Status()
+	switch st {
+	case symbols.PDBSymbols, symbols.ExportSymbols:
+		return "", st.String(), ms.SymbolFile()
+	}
+	return "", st.String(), ""
 }
 
 func runModules(s *Session, inv *Invocation) (Result, error) {

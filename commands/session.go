@@ -17,7 +17,7 @@ import (
 // context that Ctrl-C cancels.
 type Session struct {
 	Target  *dump.File
-	Symbols symbols.Resolver
+	Symbols *symbols.Table // the resolver: exports and PDBs of the dump's modules
 
 	Thread     int // current thread index (the NNN of the 0:NNN> prompt)
 	Radix      int // default number base for expressions: 16
@@ -57,7 +57,12 @@ type Continuation struct {
 func NewSession(t *dump.File, stdout, stderr io.Writer) *Session {
 	s := &Session{Target: t, Radix: 16, Ctx: context.Background(), stdout: stdout, stderr: stderr}
 	if t != nil {
-		s.Symbols = symbols.NewModuleResolver(t)
+		s.Symbols = symbols.NewTable(t, symbols.Options{
+			DefaultCache: defaultSymbolCache(),
+			Context:      func() context.Context { return s.Ctx },
+			Warn:         func(msg string) { fmt.Fprintln(s.stderr, msg) },
+			Progress:     s.downloadProgress,
+		})
 		s.Thread = initialThread(t)
 	}
 	return s

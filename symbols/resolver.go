@@ -1,14 +1,13 @@
 // Package symbols turns addresses into names and names into addresses.
 //
 // The Resolver interface is what every command uses (dds, ln, u, k, and
-// module!symbol in expressions). This first implementation knows modules
-// only: an address inside a module prints as "module+0xoff", and a module
-// name evaluates to its base. Export tables and PDBs plug in behind the same
-// interface.
+// module!symbol in expressions). Table implements it over the modules of a
+// dump: exports of the images captured in the dump at once, PDBs found
+// through the symbol path, each module loaded the first time it is needed;
+// an address in a module without symbols prints as "module+0xoff".
 package symbols
 
 import (
-	"sort"
 	"strings"
 
 	"wdb/dump"
@@ -17,9 +16,11 @@ import (
 // Symbol is a named address.
 type Symbol struct {
 	Module string // WinDbg module name ("ntdll", "KERNELBASE")
-	Name   string // symbol name without the module; empty for a bare module
+	Name   string // symbol name without the module, as WinDbg shows it; empty for a bare module
 	Addr   uint64
 	Size   uint64 // 0 when unknown
+	Kind   Kind
+	Code   bool // names code (a function), not data
 }
 
 // FullName is "module!name", or "module" when Name is empty.
@@ -97,67 +98,3 @@ func ModuleNames(f *dump.File) []string {
 	}
 	return names
 }
-
-// ModuleResolver knows the module list of a dump and nothing finer.
-type ModuleResolver struct {
-	mods  []*dump.Module // sorted by base
-	names map[*dump.Module]string
-}
-
-// NewModuleResolver indexes the modules of f under their WinDbg names.
-func NewModuleResolver(f *dump.File) *ModuleResolver {
-	r := &ModuleResolver{names: map[*dump.Module]string{}}
-	for i, n := range ModuleNames(f) {
-		if n != "" {
-			r.mods = append(r.mods, &f.Modules[i])
-			r.names[&f.Modules[i]] = n
-		}
-	}
-	sort.SliceStable(r.mods, func(i, j int) bool { return r.mods[i].Base < r.mods[j].Base })
-	return r
-}
-
-// Name is the WinDbg name of a module.
-func (r *ModuleResolver) Name(m *dump.Module) string {
-	if n, ok := r.names[m]; ok {
-		return n
-	}
-	return m.ModuleName()
-}
-
-// Module returns the module that contains addr.
-func (r *ModuleResolver) Module(addr uint64) (*dump.Module, bool) {
-	i := sort.Search(len(r.mods), func(i int) bool { return r.mods[i].Base > addr }) - 1
-	if i >= 0 && addr < r.mods[i].End() {
-		return r.mods[i], true
-	}
-	return nil, false
-}
-
-// Nearest names the module that contains addr.
-func (r *ModuleResolver) Nearest(addr uint64) (Symbol, uint64, bool) {
-	m, ok := r.Module(addr)
-	if !ok {
-		return Symbol{}, 0, false
-	}
-	return Symbol{Module: r.Name(m), Addr: m.Base, Size: uint64(m.Size)}, addr - m.Base, true
-}
-
-// Lookup resolves a module name (case-insensitive) to its base.
-func (r *ModuleResolver) Lookup(name string) (uint64, bool) {
-	if i := strings.IndexByte(name, '!'); i >= 0 {
-		if name[i+1:] != "" {
-			return 0, false
-		}
-		name = name[:i]
-	}
-	for _, m := range r.mods {
-		if strings.EqualFold(r.Name(m), name) {
-			return m.Base, true
-		}
-	}
-	return 0, false
-}
-
-// Match returns no symbols: a module list has none.
-func (r *ModuleResolver) Match(pattern string) []Symbol { return nil }

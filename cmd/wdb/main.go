@@ -54,5 +54,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	s := commands.NewSession(f, stdout, stderr)
 	s.JSON = cfg.json
+	if err := s.SetSymbolPath(cfg.symbolPath); err != nil {
+		fmt.Fprintf(stderr, "wdb: symbol path: %v\n", err)
+	}
+	s.SetImagePath(cfg.imagePath)
 	return repl.Run(s, cfg.options(commands.DebuggerVersion))
 }
