@@ -15,7 +15,6 @@ import (
 	"os"
 
 	"wdb/commands"
-	"wdb/dump"
 	"wdb/repl"
 )
 
@@ -44,13 +43,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	f, err := dump.Open(cfg.dump)
+	f, closeDump, err := commands.OpenDump(cfg.dump)
 	if err != nil {
 		// dump errors name the file and where it went wrong: one line.
 		fmt.Fprintf(stderr, "wdb: %v\n", err)
 		return 1
 	}
-	defer f.Close()
+	defer closeDump()
 
 	s := commands.NewSession(f, stdout, stderr)
 	s.JSON = cfg.json
