@@ -107,6 +107,14 @@ func (f *File) descriptorRange(d MemoryDescriptor, src StreamType, what string) 
 	if size == 0 {
 		return MemoryRange{}, false
 	}
+	if d.Data.RVA < headerSize {
+		// Full-memory dumps leave the thread stack descriptors at RVA 0:
+		// the stack bytes are in the Memory64List. Never read the header as memory.
+		if src != StreamThreadList {
+			f.warn(&FormatError{File: f.Path, Offset: int64(d.Data.RVA), What: what, Err: fmt.Sprintf("range %#x+%#x points into the minidump header", d.Start, size)})
+		}
+		return MemoryRange{}, false
+	}
 	if int64(d.Data.RVA)+int64(size) > f.Size {
 		f.warn(&FormatError{File: f.Path, Offset: int64(d.Data.RVA), What: what, Err: fmt.Sprintf("range %#x+%#x: data runs past the end of the file", d.Start, size)})
 		return MemoryRange{}, false

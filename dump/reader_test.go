@@ -181,3 +181,22 @@ func TestTruncatedEverywhere(t *testing.T) {
 		}
 	}
 }
+
+// Full-memory dumps leave thread stack descriptors at RVA 0; the stack bytes
+// are in the Memory64List. The reader must not map the file header there.
+func TestStackDescriptorAtRVAZero(t *testing.T) {
+	f, err := dump.Open("../../shared/corpus/trailofbits__manticore/tests/memdumps/simple_parse/simple_parse.dmp")
+	if err != nil {
+		t.Skipf("corpus not available: %v", err)
+	}
+	defer f.Close()
+	th := f.Threads[0]
+	if th.Stack.Data.RVA != 0 || th.Stack.Data.Size == 0 {
+		t.Skipf("stack descriptor %+v: not the RVA-0 shape", th.Stack)
+	}
+	sp := th.Context.SP()
+	v, err := f.ReadUint(sp, 4)
+	if err != nil || v == 0x62f0a793 || v&0xffff == 0xa793 {
+		t.Errorf("[esp] = %#x %v: the minidump header was read as stack memory", v, err)
+	}
+}
