@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/chzyer/readline v1.5.1
 	github.com/saferwall/pe v1.6.5
+	golang.org/x/arch v0.33.0
 )
 
 require (
