@@ -18,7 +18,8 @@ const dotsPerLine = 64
 
 // WriteBanner prints the startup banner for f. The symbol and image paths
 // come from opts because the symbols package does not own them yet.
-func WriteBanner(w io.Writer, f *dump.File, opts Options) {
+func WriteBanner(w io.Writer, s *commands.Session, opts Options) {
+	f := s.Target
 	version := opts.Version
 	if version == "" {
 		version = commands.DebuggerVersion
@@ -31,8 +32,16 @@ func WriteBanner(w io.Writer, f *dump.File, opts Options) {
 		fmt.Fprintln(w, "User Mini Dump File: Only registers, stack and portions of memory are available")
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "Symbol search path is: %s\n", opts.SymbolPath)
-	fmt.Fprintf(w, "Executable search path is: %s\n", opts.ImagePath)
+	// The paths as the user gave them; the session's own when none were given.
+	symPath, imgPath := opts.SymbolPath, opts.ImagePath
+	if s.Symbols != nil && symPath == "" {
+		symPath = s.Symbols.Path().String()
+	}
+	if s.Symbols != nil && imgPath == "" {
+		imgPath = strings.Join(s.Symbols.ImagePath(), ";")
+	}
+	fmt.Fprintf(w, "Symbol search path is: %s\n", symPath)
+	fmt.Fprintf(w, "Executable search path is: %s\n", imgPath)
 	for _, l := range targetLines(f) {
 		fmt.Fprintln(w, l)
 	}
@@ -51,7 +60,9 @@ func WriteBanner(w io.Writer, f *dump.File, opts Options) {
 	// WinDbg prints the hint whether or not there is an exception (§1.5,
 	// first sample: a dump without one).
 	fmt.Fprintln(w, "For analysis of this file, run !analyze -v")
-	printLocation(w, f)
+	for _, l := range s.LocationLines() {
+		fmt.Fprintln(w, l)
+	}
 }
 
 // targetLines is the OS and time block, shared with vertarget so that both
@@ -68,15 +79,6 @@ func targetLines(f *dump.File) []string {
 	}
 	return out
 }
-
-// printLocation would print the current instruction of the event thread as
-// WinDbg ends its banner: "ntdll!NtWaitForMultipleObjects+0x14:" and then
-// "00007ff8`8b7ee0f4 c3              ret".
-//
-// TODO(disassembly): print the location once the disassembly formatter
-// (u's one-line format, windbg-commands.md §10.2) exists; until then the
-// banner ends with the !analyze hint.
-func printLocation(w io.Writer, f *dump.File) {}
 
 // writeDots prints one dot per module, wrapped at 64 as WinDbg's progress
 // line is.

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"wdb/commands"
 	"wdb/dump"
 	"wdb/dump/dumpbuild"
 )
@@ -57,7 +59,9 @@ func checkGolden(t *testing.T, name, got string) {
 // goldens do not depend on where the corpus is.
 func bannerOf(f *dump.File) string {
 	var b bytes.Buffer
-	WriteBanner(&b, f, bannerOptions)
+	// The session keeps an empty symbol path: the banner must not go to a server in tests.
+	s := commands.NewSession(f, io.Discard, io.Discard)
+	WriteBanner(&b, s, bannerOptions)
 	return strings.ReplaceAll(b.String(), "["+f.Path+"]", "[<dump>]")
 }
 

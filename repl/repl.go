@@ -76,7 +76,7 @@ func Run(s *commands.Session, opts Options) int {
 	}
 	if s.Target != nil {
 		if !s.JSON && !opts.NoBanner {
-			WriteBanner(s.Out(), s.Target, opts)
+			WriteBanner(s.Out(), s, opts)
 		}
 		writeWarnings(s.Stderr(), s.Target)
 	}
