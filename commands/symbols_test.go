@@ -89,3 +89,28 @@ func TestSympathCommands(t *testing.T) {
 		t.Errorf("noisy .reload says nothing: %q", out)
 	}
 }
+
+// The kdlibcpp Windows 10 dumps with their targetapp.pdb files (x64, x86 and
+// WOW64): wmain resolves at the RVA the PDB gives (0x1a00, 0x1860, 0x26a00).
+func TestSymbolsKdlibcpp(t *testing.T) {
+	for _, c := range []struct {
+		dump string
+		rva  uint64
+	}{
+		{"ivellioscolin__kdlibcpp/kdlib/tests/dumps/targetapp_test_cv_allreg_amd64/targetapp_test_cv_allreg_amd64.dmp", 0x1a00},
+		{"ivellioscolin__kdlibcpp/kdlib/tests/dumps/targetapp_test_cv_allreg_i386/targetapp_test_cv_allreg_i386.dmp", 0x1860},
+		{"ivellioscolin__kdlibcpp/kdlib/tests/dumps/targetapp_stacktest_wow64/targetapp_stacktest_wow64.cab.dmp", 0x26a00},
+	} {
+		p := corpusDump(t, c.dump)
+		s, _ := openSession(t, p)
+		s.SetSymbolPath(filepath.Dir(p))
+		base, ok := s.Symbols.Lookup("targetapp")
+		addr, ok2 := s.Symbols.Lookup("targetapp!wmain")
+		if !ok || !ok2 || addr != base+c.rva {
+			t.Errorf("%s: wmain at %#x (base %#x), want base+%#x", filepath.Base(p), addr, base, c.rva)
+		}
+		if out := run(t, s, "lm m targetapp"); !strings.Contains(out, "(pdb symbols)") {
+			t.Errorf("%s: %s", filepath.Base(p), out)
+		}
+	}
+}
