@@ -169,3 +169,35 @@ func TestTableNoSymbols(t *testing.T) {
 		t.Errorf("status %v problem %q", m.Status(), m.Problem())
 	}
 }
+
+// A module with no CodeView record and no image in the dump (Wine-style)
+// gets its exports from the image file that a symbol server keeps under
+// TimeDateStamp+SizeOfImage.
+func TestTableImageFromServer(t *testing.T) {
+	facts := loadFacts(t, "x64")
+	exe, err := os.ReadFile("../testdata/fixtures/x64/app.exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "/app.exe/72B7BE545000/app.exe"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.URL.Path, key) {
+			w.Write(exe)
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	f := appDump(t, facts, "")
+	if f.Modules[0].CodeView != nil {
+		t.Fatal("the module must have no CodeView record")
+	}
+	path, _ := symsrv.ParsePath("srv*" + t.TempDir() + "*" + srv.URL)
+	tab := NewTable(f, Options{Path: path, Client: srv.Client()})
+	if a, ok := tab.Lookup("app!CreateCommunicator"); !ok || a != facts.ImageBase+5137 {
+		t.Errorf("CreateCommunicator = %#x %v", a, ok)
+	}
+	if m, _ := tab.ModuleByName("app"); m.Status() != ExportSymbols {
+		t.Errorf("status %v (%s)", m.Status(), m.Problem())
+	}
+}
