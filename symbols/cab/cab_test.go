@@ -98,3 +98,28 @@ func TestDOSTime(t *testing.T) {
 		t.Error("zero DOS date is not the zero time")
 	}
 }
+
+// TestChecksum: whole words are XORed little-endian; a 1-3 byte tail is
+// folded in with its first byte most significant (libmspack's cabd_checksum).
+func TestChecksum(t *testing.T) {
+	cases := []struct {
+		b    []byte
+		want uint32
+	}{
+		{nil, 0},
+		{[]byte{1}, 0x01},
+		{[]byte{1, 2}, 0x0102},
+		{[]byte{1, 2, 3}, 0x010203},
+		{[]byte{1, 2, 3, 4}, 0x04030201},
+		{[]byte{1, 2, 3, 4, 5, 6, 7, 8, 9}, 0x04030201 ^ 0x08070605 ^ 0x09},
+		{bytes.Repeat([]byte{0xAB}, 35), 0xABABAB},
+	}
+	for _, c := range cases {
+		if got := checksum(c.b, 0); got != c.want {
+			t.Errorf("checksum(% x) = %#x, want %#x", c.b, got, c.want)
+		}
+	}
+	if got := dataChecksum([]byte{1, 2, 3}, 3, 3); got != 0x010203^0x00030003 {
+		t.Errorf("dataChecksum = %#x", got)
+	}
+}

@@ -587,7 +587,13 @@ func (d *lzxDecoder) decodeRun(run uint32) error {
 			off = lzxPositionBase[slot] - 2
 			if aligned && extra >= 3 {
 				if extra > 3 {
-					off += b.readBits(extra-3) << 3
+					k := extra - 3
+					if b.n < k {
+						b.refill()
+					}
+					off += uint32(b.bits>>(64-k)) << 3
+					b.bits <<= k
+					b.n -= k
 				}
 				a, err := b.readSym(d.aligned)
 				if err != nil {
@@ -596,7 +602,12 @@ func (d *lzxDecoder) decodeRun(run uint32) error {
 				}
 				off += uint32(a)
 			} else if extra > 0 {
-				off += b.readBits(extra)
+				if b.n < extra {
+					b.refill()
+				}
+				off += uint32(b.bits >> (64 - extra))
+				b.bits <<= extra
+				b.n -= extra
 			}
 			r2 = r1
 			r1 = r0
