@@ -250,7 +250,7 @@ func runAddress(s *Session, inv *Invocation) (Result, error) {
 		}
 		args = strings.TrimSpace(args)
 	}
-	regions := s.Target.Regions()
+	regions := addressRegions(s)
 	if summary {
 		return summarize(s, regions, filter), nil
 	}
@@ -548,7 +548,7 @@ type RegionDetail struct {
 }
 
 func addressDetail(s *Session, addr uint64) (Result, error) {
-	r, ok := s.Target.RegionAt(addr)
+	r, ok := regionAt(addressRegions(s), addr)
 	if !ok {
 		return nil, fmt.Errorf("Address %s is not in the user-mode address space of this dump", s.Addr(addr))
 	}
@@ -566,8 +566,7 @@ func addressDetail(s *Session, addr uint64) (Result, error) {
 				fmt.Sprintf("ln 0x%x", addr), fmt.Sprintf("!dh 0x%x", m.Base))
 		}
 	case dump.UsageHeap:
-		d.MoreInfo = append(d.MoreInfo, fmt.Sprintf("heap owning the address: !heap -s -h 0x%x", r.Heap),
-			"heap segment", fmt.Sprintf("heap entry containing the address: !heap -x 0x%x", addr))
+		d.MoreInfo = append(d.MoreInfo, heapMoreInfo(r, addr)...)
 	case dump.UsageTEB:
 		d.MoreInfo = append(d.MoreInfo, fmt.Sprintf("~%ds; !teb", r.Thread))
 	case dump.UsagePEB:

@@ -43,6 +43,7 @@ type Session struct {
 	logName        string
 	last           *Invocation // last repeatable command, for Enter
 	scriptDepth    int
+	extState       *sessionExt // .effmach and !heap state (effmach.go)
 }
 
 // Continuation remembers where the last display command stopped.
@@ -107,7 +108,7 @@ func (s *Session) LogOnly(text string) {
 
 // Prompt is WinDbg's prompt for the current thread: "0:000> ".
 func (s *Session) Prompt() string {
-	return fmt.Sprintf("0:%03d> ", s.Thread)
+	return fmt.Sprintf("0:%03d%s> ", s.Thread, s.effMachPrompt())
 }
 
 // Cancelled reports whether Ctrl-C was pressed during the current command.
