@@ -44,6 +44,7 @@ type Session struct {
 	last           *Invocation // last repeatable command, for Enter
 	scriptDepth    int
 	extState       *sessionExt // .effmach and !heap state (effmach.go)
+	stackState     *stackState // .ecxr/.frame scope and .kframes (stack.go)
 }
 
 // Continuation remembers where the last display command stopped.
@@ -122,8 +123,12 @@ func (s *Session) CurrentThread() (*dump.Thread, bool) {
 	return &s.Target.Threads[s.Thread], true
 }
 
-// Context returns the register context of the current thread.
+// Context returns the register context of the current thread, or of the
+// scope that .ecxr or .frame N set for it.
 func (s *Session) Context() *dump.Context {
+	if c, ok := s.ScopeContext(); ok {
+		return c
+	}
 	if t, ok := s.CurrentThread(); ok {
 		return t.Context
 	}

@@ -262,6 +262,7 @@ func runThreads(s *Session, inv *Invocation) (Result, error) {
 			return nil, fmt.Errorf("Syntax error at '%s': ~s needs one thread", inv.Args)
 		}
 		s.Thread = sp.threads[0]
+		s.ResetScope() // a new current thread ends any .ecxr/.frame scope
 		// WinDbg shows where the new current thread is: its registers and
 		// current instruction (modern engines may print only the
 		// instruction lines; wdb prints the whole r block).
