@@ -138,9 +138,9 @@ func currentInstruction(s *Session, ctx *dump.Context) []string {
 	if s.Target == nil || ctx == nil {
 		return nil
 	}
-	mode := 64
+	mode, ptr := 64, s.PointerSize()
 	if ctx.Arch == dump.ArchX86 {
-		mode = 32
+		mode, ptr = 32, 4 // a WOW64 thread's 32-bit context prints 32-bit addresses
 	}
 	sym := s.symbolizer()
 	line := disasm.DecodeLine(s.Target, sym, ctx.PC(), mode)
@@ -148,7 +148,7 @@ func currentInstruction(s *Session, ctx *dump.Context) []string {
 	if name := sym.Format(ctx.PC()); name != "" {
 		out = append(out, name+":")
 	}
-	return append(out, disasm.FormatLine(line, s.PointerSize()))
+	return append(out, disasm.FormatLine(line, ptr))
 }
 
 // LocationLines are the current thread's location lines, for the banner.
