@@ -6,49 +6,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"wdb/dump"
 	"wdb/dump/dumpbuild"
 	"wdb/heap"
 )
-
-// runDtGolden replays a transcript (a file under testdata/golden) on an open
-// session, like runGolden, for sessions that need a symbol path first.
-func runDtGolden(t *testing.T, s *Session, out *bytes.Buffer, goldenFile string) {
-	t.Helper()
-	path := filepath.Join(goldenDir, goldenFile)
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden file: %v (create it with the command lines, then run with -update)", err)
-	}
-	var cmds []string
-	for _, line := range strings.Split(strings.ReplaceAll(string(want), "\r\n", "\n"), "\n") {
-		if loc := promptLine.FindStringIndex(line); loc != nil {
-			cmds = append(cmds, line[loc[1]:])
-		}
-	}
-	if len(cmds) == 0 {
-		t.Fatalf("%s holds no command lines", path)
-	}
-	var got strings.Builder
-	for _, cmd := range cmds {
-		got.WriteString(strings.TrimRight(s.Prompt(), " ") + " " + cmd + "\n")
-		out.Reset()
-		s.Execute(cmd)
-		got.Write(out.Bytes())
-	}
-	if *updateGolden {
-		if err := os.WriteFile(path, []byte(got.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if got.String() != string(want) {
-		t.Errorf("%s differs (run with -update to accept):\n%s", path, goldenDiff(string(want), got.String()))
-	}
-}
 
 // appFacts is the part of testdata/fixtures/facts.json the dt tests use.
 type appFacts struct {
@@ -139,7 +102,7 @@ func dtAppSession(t *testing.T) (*Session, *bytes.Buffer) {
 // partly captured object, and the error lines.
 func TestDtGoldenApp(t *testing.T) {
 	s, out := dtAppSession(t)
-	runDtGolden(t, s, out, "app_dt.txt")
+	runGoldenSession(t, s, out, "app_dt.txt")
 }
 
 // kdlibcpp's WOW64 dump (full memory) with its targetapp.pdb: bitfields,
@@ -151,7 +114,7 @@ func TestDtGoldenTargetappWow64(t *testing.T) {
 	if err := s.SetSymbolPath(filepath.Dir(corpusDump(t, goldenWow64))); err != nil {
 		t.Fatal(err)
 	}
-	runDtGolden(t, s, &out, "targetapp_stacktest_wow64_dt.txt")
+	runGoldenSession(t, s, &out, "targetapp_stacktest_wow64_dt.txt")
 }
 
 // kdlibcpp's x64 minidump with its PDB: x64 layouts of the same test types;
@@ -163,7 +126,7 @@ func TestDtGoldenTargetappAmd64(t *testing.T) {
 	if err := s.SetSymbolPath(filepath.Dir(corpusDump(t, rel))); err != nil {
 		t.Fatal(err)
 	}
-	runDtGolden(t, s, &out, "targetapp_test_cv_allreg_amd64_dt.txt")
+	runGoldenSession(t, s, &out, "targetapp_test_cv_allreg_amd64_dt.txt")
 }
 
 // The manticore Windows 7 x86 full dump without symbols: the built-in
@@ -171,7 +134,7 @@ func TestDtGoldenTargetappAmd64(t *testing.T) {
 func TestDtGoldenSimpleParse(t *testing.T) {
 	var out bytes.Buffer
 	s := openCorpusSession(t, simpleParseDump, &out)
-	runDtGolden(t, s, &out, "simple_parse_dt.txt")
+	runGoldenSession(t, s, &out, "simple_parse_dt.txt")
 }
 
 // A Windows 11 x64 minidump: the PEB is not captured, so the fields read
@@ -179,7 +142,7 @@ func TestDtGoldenSimpleParse(t *testing.T) {
 func TestDtGoldenStability(t *testing.T) {
 	var out bytes.Buffer
 	s := openCorpusSession(t, stabilityDump, &out)
-	runDtGolden(t, s, &out, "stability-report_dt.txt")
+	runGoldenSession(t, s, &out, "stability-report_dt.txt")
 }
 
 // The built-in layouts agree with the offsets the rest of wdb uses.

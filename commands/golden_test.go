@@ -87,6 +87,15 @@ func openCorpusSession(t *testing.T, rel string, out *bytes.Buffer) *Session {
 // compares the transcript with the file.
 func runGolden(t *testing.T, dumpPath, goldenFile string) {
 	t.Helper()
+	var out bytes.Buffer
+	s := openCorpusSession(t, dumpPath, &out)
+	runGoldenSession(t, s, &out, goldenFile)
+}
+
+// runGoldenSession replays a transcript on an open session whose output goes
+// to out: for sessions that need a symbol path or a builder dump first.
+func runGoldenSession(t *testing.T, s *Session, out *bytes.Buffer, goldenFile string) {
+	t.Helper()
 	path := filepath.Join(goldenDir, goldenFile)
 	want, err := os.ReadFile(path)
 	if err != nil {
@@ -101,8 +110,6 @@ func runGolden(t *testing.T, dumpPath, goldenFile string) {
 	if len(cmds) == 0 {
 		t.Fatalf("%s holds no command lines (\"0:000> cmd\")", path)
 	}
-	var out bytes.Buffer
-	s := openCorpusSession(t, dumpPath, &out)
 	var got strings.Builder
 	for _, cmd := range cmds {
 		got.WriteString(strings.TrimRight(s.Prompt(), " ") + " " + cmd + "\n")

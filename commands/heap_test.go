@@ -189,53 +189,11 @@ func heapLayoutByName(t testing.TB, name string) heapLayout {
 	return heapLayout{}
 }
 
-// transcriptPrompt is the prompt a transcript shows: the session's, with
-// the effective machine (":x86") whether or not Prompt has it yet.
-func transcriptPrompt(s *Session) string {
-	return fmt.Sprintf("0:%03d%s>", s.Thread, s.effMachPrompt())
-}
-
-// runHeapGolden replays the command lines of a golden transcript on s and
-// compares (or, with -update, rewrites) the file.
-func runHeapGolden(t *testing.T, s *Session, out *bytes.Buffer, goldenFile string) {
-	t.Helper()
-	path := filepath.Join(goldenDir, goldenFile)
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden file: %v (create it with the command lines, then run with -update)", err)
-	}
-	var cmds []string
-	for _, line := range strings.Split(strings.ReplaceAll(string(want), "\r\n", "\n"), "\n") {
-		if loc := promptLine.FindStringIndex(line); loc != nil {
-			cmds = append(cmds, line[loc[1]:])
-		}
-	}
-	if len(cmds) == 0 {
-		t.Fatalf("%s holds no command lines", path)
-	}
-	var got strings.Builder
-	for _, cmd := range cmds {
-		got.WriteString(transcriptPrompt(s) + " " + cmd + "\n")
-		out.Reset()
-		s.Execute(cmd)
-		got.Write(out.Bytes())
-	}
-	if *updateGolden {
-		if err := os.WriteFile(path, []byte(got.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if got.String() != string(want) {
-		t.Errorf("%s differs (run with -update to accept):\n%s", path, goldenDiff(string(want), got.String()))
-	}
-}
-
 func TestHeapGoldenBuilder(t *testing.T) {
 	for _, l := range heapLayouts {
 		t.Run(l.name, func(t *testing.T) {
 			s, out, _ := heapSession(t, l)
-			runHeapGolden(t, s, out, "heap_"+l.name+".txt")
+			runGoldenSession(t, s, out, "heap_"+l.name+".txt")
 		})
 	}
 }
@@ -247,7 +205,7 @@ func TestHeapGoldenCorpus(t *testing.T) {
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			s, out := openSession(t, corpusDump(t, c.dump))
-			runHeapGolden(t, s, out, c.file)
+			runGoldenSession(t, s, out, c.file)
 		})
 	}
 }
@@ -607,8 +565,8 @@ func TestEffmachWow64(t *testing.T) {
 	if got := run(t, s, ".effmach x86"); got != "Effective machine: x86 compatible (x86)\n" {
 		t.Errorf(".effmach x86: %q", got)
 	}
-	if s.effMachPrompt() != ":x86" || transcriptPrompt(s) != "0:000:x86>" {
-		t.Errorf("prompt %q", transcriptPrompt(s))
+	if s.effMachPrompt() != ":x86" || strings.TrimSpace(s.Prompt()) != "0:000:x86>" {
+		t.Errorf("prompt %q", strings.TrimSpace(s.Prompt()))
 	}
 	list = mustHeap[*HeapListResult](t, s, "")
 	if len(list.Heaps) != 2 || list.Heaps[0].Address != truth.Heaps[0].Address || list.Bits != 32 {
@@ -617,7 +575,7 @@ func TestEffmachWow64(t *testing.T) {
 	for _, back := range []string{".", "amd64", "#"} {
 		run(t, s, ".effmach x86")
 		if got := run(t, s, ".effmach "+back); got != "Effective machine: x64 (AMD64)\n" || s.effMachPrompt() != "" {
-			t.Errorf(".effmach %s: %q, prompt %q", back, got, transcriptPrompt(s))
+			t.Errorf(".effmach %s: %q, prompt %q", back, got, strings.TrimSpace(s.Prompt()))
 		}
 	}
 	// -x of a 32-bit block from the 64-bit view says where it is.
@@ -640,7 +598,7 @@ func TestEffmachNative(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := runEffmach(s, &Invocation{Name: ".effmach", Args: "x86"}); err == nil || s.effMachPrompt() != "" {
-		t.Errorf(".effmach x86 on a 64-bit process: %v, prompt %q", err, transcriptPrompt(s))
+		t.Errorf(".effmach x86 on a 64-bit process: %v, prompt %q", err, strings.TrimSpace(s.Prompt()))
 	}
 	if _, err := runEffmach(s, &Invocation{Name: ".effmach", Args: "mips"}); err == nil {
 		t.Errorf(".effmach mips accepted")

@@ -26,6 +26,9 @@ func WriteBanner(w io.Writer, s *commands.Session, opts Options) {
 	}
 	fmt.Fprintf(w, "wdb %s — WinDbg-style minidump debugger\n\n", version)
 	fmt.Fprintf(w, "Loading Dump File [%s]\n", f.Path)
+	if opts.BannerNote != "" {
+		fmt.Fprintln(w, opts.BannerNote)
+	}
 	if f.FullMemory() {
 		fmt.Fprintln(w, "User Mini Dump File with Full Memory: Only application data is available")
 	} else {

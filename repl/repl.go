@@ -27,6 +27,9 @@ type Options struct {
 	// SymbolPath and ImagePath (-y/-i or their _NT_ variables) are shown in
 	// the banner; the symbols package will take them over.
 	SymbolPath string
+	// BannerNote is an extra banner line after "Loading Dump File" (the
+	// built-in sample says what it is and how to start the tutorial).
+	BannerNote string
 	ImagePath  string
 
 	Commands    string // -c: start-up commands separated by ';'

@@ -81,7 +81,12 @@ func (s *walk) stepAMD64(cur *Frame) (*Frame, error) {
 	fn, ok, err := m.lookupFunction(uint32(cur.LookupPC() - m.base))
 	switch {
 	case errors.Is(err, errNoPdata):
-		return s.leaf(cur, TrustCFI, "module has no .pdata: leaf function")
+		// Without any .pdata in the module a leaf is only a guess: take it
+		// when [RSP] is a return address, else look further (frame pointer, scan).
+		if ra, ok := s.readPtr(cur.Context.Rsp); ok && s.isReturnAddress(ra) {
+			return s.leaf(cur, TrustCFI, "module has no .pdata: leaf function")
+		}
+		return s.fallbackAMD64(cur, "module has no .pdata and [rsp] is not a return address")
 	case err != nil:
 		return s.fallbackAMD64(cur, "unwind information not available: "+err.Error())
 	case !ok:

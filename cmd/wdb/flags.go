@@ -15,8 +15,11 @@ import (
 // few options are parsed by hand. Every option also works with "--".
 
 const usage = `usage: wdb [options] [dumpfile]
+       wdb sample --out FILE [--arch x86|x64] [--scale seed]
 
-Opens a Windows user-mode minidump and runs WinDbg commands on it.
+Opens a Windows user-mode minidump and runs WinDbg commands on it. Without a
+dump it opens the built-in sample (a process leaking memory-mapped views;
+.tutorial walks through its analysis). "wdb sample" writes that sample.
 
 Options (cdb conventions; "--name" works as well as "-name"):
   -z FILE        dump file to open (same as the positional dumpfile)

@@ -24,6 +24,9 @@ func main() {
 
 // run is main without os.Exit, returning the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "sample" {
+		return runSample(args[1:], stdout, stderr) // sample.go
+	}
 	cfg, err := parseArgs(args, os.Getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "wdb: %v\n", err)
@@ -36,11 +39,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case cfg.version:
 		fmt.Fprintf(stdout, "wdb version %s\n", commands.DebuggerVersion)
 		return 0
-	case cfg.dump == "":
-		// TODO(sample): open the built-in sample dump (the memory-mapped-file
-		// leak of PRODUCT.md) here instead of failing.
-		fmt.Fprint(stderr, "wdb: no dump file given\n\n"+usage)
-		return 2
+	}
+	builtIn := cfg.dump == ""
+	if builtIn {
+		// No dump: the built-in sample (sample.go).
+		if err := useSample(cfg); err != nil {
+			fmt.Fprintf(stderr, "wdb: no dump file given, and the built-in sample could not be written: %v\n", err)
+			return 1
+		}
 	}
 
 	f, closeDump, err := commands.OpenDump(cfg.dump)
@@ -57,5 +63,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wdb: symbol path: %v\n", err)
 	}
 	s.SetImagePath(cfg.imagePath)
-	return repl.Run(s, cfg.options(commands.DebuggerVersion))
+	opts := cfg.options(commands.DebuggerVersion)
+	if builtIn {
+		opts.BannerNote = sampleBannerLine
+	}
+	return repl.Run(s, opts)
 }

@@ -194,8 +194,6 @@ func TestUsageErrors(t *testing.T) {
 		want string // stderr prefix
 	}{
 		{[]string{"-foo", dmp}, "wdb: unknown option -foo (see wdb --help)\n"},
-		{[]string{}, "wdb: no dump file given\n"},
-		{[]string{"-json"}, "wdb: no dump file given\n"},
 		{[]string{dmp, "-c"}, "wdb: option -c needs a value (see wdb --help)\n"},
 		{[]string{dmp, dmp + "2"}, "wdb: more than one dump file given"},
 	}
