@@ -256,6 +256,9 @@ func runAddress(s *Session, inv *Invocation) (Result, error) {
 	}
 	_ = list
 	res := &regionList{ptrSize: s.PointerSize(), marker: filter == nil && perRegion == "", Derived: !s.Target.HasMemoryInfo}
+	if res.Derived && filter != nil && (containsU32(filter.types, dump.MemMapped) || containsU32(filter.types, dump.MemPrivate)) {
+		res.Note = "Without a MemoryInfoList the type of a region (MEM_MAPPED or MEM_PRIVATE) is not recorded: only images are known. Captured regions of unknown type are listed by -f:VAR."
+	}
 	for i := range regions {
 		r := &regions[i]
 		if !filter.match(r) {
@@ -369,6 +372,7 @@ type regionList struct {
 	ptrSize int
 	marker  bool
 	Derived bool        `json:"derived"`
+	Note    string      `json:"note,omitempty"`
 	Regions []RegionRow `json:"regions"`
 }
 
@@ -386,6 +390,9 @@ func (l *regionList) WriteText(w io.Writer) {
 	fmt.Fprintln(w)
 	if l.Derived {
 		fmt.Fprint(w, derivedNote+"\n")
+	}
+	if l.Note != "" {
+		fmt.Fprint(w, l.Note+"\n\n")
 	}
 	if l.ptrSize == 8 {
 		fmt.Fprintln(w, "        BaseAddress      EndAddress+1        RegionSize     Type       State                 Protect             Usage")

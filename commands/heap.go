@@ -209,6 +209,11 @@ func runHeap(s *Session, inv *Invocation) (Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("!heap: %v", err)
 	}
+	if len(p.Heaps) == 0 {
+		if msg := notNTHeap(s, p); msg != "" {
+			return Lines(msg), nil
+		}
+	}
 	if len(args) == 0 {
 		return heapList(p), nil
 	}
@@ -234,6 +239,33 @@ func runHeap(s *Session, inv *Invocation) (Result, error) {
 		return nil, fmt.Errorf("!heap %s is not supported on dumps by wdb", args[0].text)
 	}
 	return heapDetail(s, p, args)
+}
+
+// notNTHeap explains a process whose PEB.ProcessHeaps lists nothing though
+// PEB.ProcessHeap is set: the heap is not an NT heap (Wine's own heap, whose
+// header carries a "HEAP" magic), so there is nothing !heap can walk.
+func notNTHeap(s *Session, p *heap.Process) string {
+	l := &dump.Layout64
+	if p.Bits == 32 {
+		l = &dump.Layout32
+	}
+	h, err := s.Target.ReadPointer(p.PEB+uint64(l.PEBProcessHeap), l)
+	if err != nil || h == 0 {
+		return ""
+	}
+	why := "PEB.ProcessHeaps lists no heap and its _HEAP signature (0xeeffeeff) is missing"
+	if hl := heap.LayoutFor(p.Family, p.Bits); hl != nil {
+		if sig, err := s.Target.ReadUint(h+uint64(hl.HeapSignature), 4); err == nil && sig == 0xeeffeeff {
+			return ""
+		}
+	}
+	for off := uint64(0); off < 0x200; off += 4 {
+		if v, err := s.Target.ReadUint(h+off, 4); err == nil && v == 0x50414548 { // "HEAP"
+			why += fmt.Sprintf("; its header carries the \"HEAP\" magic of Wine's heap at +0x%x (a dump written by Wine)", off)
+			break
+		}
+	}
+	return fmt.Sprintf("Heap %x (PEB.ProcessHeap) is not an NT heap: %s.\nwdb walks NT heaps and segment heaps only; use s, dq/dd and !address on this process's memory instead.", h, why)
 }
 
 // heapArg is one argument and where its text starts in the argument string.
