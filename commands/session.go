@@ -43,8 +43,10 @@ type Session struct {
 	logName        string
 	last           *Invocation // last repeatable command, for Enter
 	scriptDepth    int
-	extState       *sessionExt // .effmach and !heap state (effmach.go)
-	stackState     *stackState // .ecxr/.frame scope and .kframes (stack.go)
+	extState       *sessionExt    // .effmach and !heap state (effmach.go)
+	stackState     *stackState    // .ecxr/.frame scope and .kframes (stack.go)
+	hooks          *hookState     // .explain and the command nesting (explain.go)
+	tutorial       *tutorialState // .tutorial progress (tutorial.go)
 }
 
 // Continuation remembers where the last display command stopped.
@@ -198,6 +200,7 @@ func (s *Session) run(inv *Invocation, repeat bool) error {
 	} else if !repeat {
 		s.last = nil
 	}
+	s.beforeCommand(inv)
 	res, err := c.Run(s, inv)
 	if res != nil {
 		s.render(inv, res)
@@ -205,6 +208,7 @@ func (s *Session) run(inv *Invocation, repeat bool) error {
 	if err != nil {
 		s.report(inv, err)
 	}
+	s.afterCommand(inv, res, err) // .explain notes and .tutorial checks (explain.go)
 	return err
 }
 

@@ -155,4 +155,3 @@ func TestSampleSubcommandErrors(t *testing.T) {
 		t.Errorf("--help: %d\n%s", r.code, r.stdout)
 	}
 }
-
