@@ -40,8 +40,10 @@ type walker struct {
 // uncommitted range where it lies — then the virtual blocks in list order.
 // A corrupt or missing header is reported as a Problem whose Skipped
 // bytes (up to the next uncommitted range or the segment end) are not
-// walked, and the walk goes on. Walk returns ctx.Err() when cancelled and
-// nil otherwise, also when a callback stopped it.
+// walked, and the walk goes on. A segment heap is walked page segment by
+// page segment, then its large blocks (segheap_walk.go). Walk returns
+// ctx.Err() when cancelled and nil otherwise, also when a callback
+// stopped it.
 func (h *Heap) Walk(ctx context.Context, v Visitor) error {
 	if ctx == nil {
 		ctx = context.Background()

@@ -44,9 +44,14 @@ const (
 	BackEnd Kind = iota // a block of a heap segment
 	LFH                 // a chunk of a low-fragmentation-heap subsegment
 	Virtual             // a VirtualAlloc'd big block
+	// Segment heap kinds (nt-heap.md §4; segheap_walk.go).
+	SegBackEnd // a page range of a segment heap's page segment: a segment-allocator block, a free range, a VS or LFH subsegment (internal), the segment's own header
+	SegVS      // a chunk of a segment heap VS subsegment
+	SegLFH     // a block of a segment heap LFH subsegment
+	SegLarge   // a segment heap large block, its own VirtualAlloc region
 )
 
-var kindNames = [...]string{"back end", "LFH", "virtual"}
+var kindNames = [...]string{"back end", "LFH", "virtual", "segment back end", "VS", "segment LFH", "large"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -73,6 +78,9 @@ const (
 	// AttrNoChecksum: the header was not verified (LFH chunks, whose
 	// busy state comes from the subsegment instead).
 	AttrNoChecksum
+	// AttrSubsegment: the block is a segment heap VS or LFH subsegment
+	// (an internal SegBackEnd block); its chunks follow it in the walk.
+	AttrSubsegment
 )
 
 // Block is one heap block: a back-end block, an LFH chunk or a virtual
@@ -84,7 +92,7 @@ type Block struct {
 	Granules  uint64 // Size / granularity
 	PrevSize  uint64 // previous block's size in granules as the header records it (0 for LFH chunks)
 	Unused    uint64 // Size - UserSize: bytes not given to the caller, header included
-	UserSize  uint64 // the size the caller asked for (free blocks: Size - granularity)
+	UserSize  uint64 // the size the caller asked for (free blocks: Size - granularity; segment heap blocks without a header: Size)
 	Flags     uint8  // decoded HEAP_ENTRY Flags (LFH: FlagBusy when busy)
 	RawUnused uint8  // the UnusedBytes byte as stored
 	State     State
@@ -93,7 +101,9 @@ type Block struct {
 	Heap      uint64 // heap handle
 	// Segment is the segment base for back-end blocks, the
 	// _HEAP_SUBSEGMENT for LFH chunks and the _HEAP_VIRTUAL_ALLOC_ENTRY for
-	// virtual blocks.
+	// virtual blocks. Segment heap: the _HEAP_PAGE_SEGMENT for SegBackEnd
+	// blocks, the VS or LFH subsegment for SegVS and SegLFH blocks, the
+	// _HEAP_LARGE_ALLOC_DATA for SegLarge blocks.
 	Segment uint64
 	// UserBlocks is the LFH container (its user data) of an LFH chunk;
 	// Index the chunk's position in it.

@@ -19,16 +19,22 @@ type checkpoint struct {
 // index is the per-process lookup table, built on the first Find: segment
 // and virtual-block intervals plus checkpoints into every segment.
 type index struct {
-	cps []checkpoint
+	cps   []checkpoint
+	large []segLarge // segment heap large blocks, by address (segheap_find.go)
 }
 
 // Find returns the block that holds addr and its heap (!heap -x): a
 // back-end block, an LFH chunk when addr is inside a chunk of a UserBlocks
-// (the UserBlocks itself when addr is in its header), or a virtual block.
-// The first call walks every NT heap once to build an index; later calls
-// decode at most a few dozen headers.
+// (the UserBlocks itself when addr is in its header), or a virtual block;
+// in a segment heap, a VS chunk or LFH block (the subsegment when addr is
+// in its header), a page range or a large block. The first call walks
+// every NT heap once to build an index; later calls decode at most a few
+// dozen headers (a segment heap lookup walks one page range).
 func (p *Process) Find(addr uint64) (Block, *Heap, bool) {
 	p.findOnce.Do(p.buildIndex)
+	if b, h, ok := p.findSegmentHeap(addr); ok {
+		return b, h, true
+	}
 	for _, h := range p.Heaps {
 		for i := range h.VirtualBlocks {
 			if vb := &h.VirtualBlocks[i]; vb.OK && vb.Block.Contains(addr) {
@@ -101,6 +107,7 @@ func (p *Process) buildIndex() {
 			})
 		}
 	}
+	ix.large = p.segmentLargeIndex()
 	sort.SliceStable(ix.cps, func(i, j int) bool { return ix.cps[i].addr < ix.cps[j].addr })
 	// A checkpoint ends where the next one begins, so a stale or bad
 	// entry cannot make a lookup run into another segment.

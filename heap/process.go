@@ -62,6 +62,9 @@ type Process struct {
 	lfhKey   uint32
 	keyOK    bool
 	keyTried bool
+
+	segKeyOnce sync.Once
+	segKey     *segKeys // RtlpHpHeapGlobals keys of the segment heaps (segheap_keys.go)
 }
 
 // HeapKind is what a ProcessHeaps entry points at.

@@ -3,10 +3,9 @@ package heap
 import "fmt"
 
 // SegmentHeapInfo describes a segment heap (signature 0xDDEEDDEE,
-// nt-heap.md §4). The package lists it and its page segments; it does not
-// walk its blocks: the VS and LFH back ends encode their headers with
-// RtlpHpHeapGlobals keys, and their layouts are confirmed for one build
-// family only, so Walk reports an Unsupported problem instead of guessing.
+// nt-heap.md §4). The package lists it and its page segments; Walk walks
+// its blocks on the builds whose layouts §4.3 gives (segheap_walk.go) and
+// reports an Unsupported problem naming the build elsewhere.
 type SegmentHeapInfo struct {
 	GlobalFlags          uint32
 	ProcessHeapListIndex uint16
@@ -96,8 +95,7 @@ func (p *Process) readSegmentHeap(r *reader, h *Heap) {
 	}
 }
 
-// segmentHeap is Walk on a segment heap: it says plainly that the blocks
-// are not walked.
+// segmentHeap is Walk on a segment heap (segheap_walk.go).
 func (w *walker) segmentHeap() {
-	w.report(Unsupported, 0, w.h.Address, 0, "segment heap: blocks are not walked (VS, LFH and large blocks need RtlpHpHeapGlobals keys and per-build layouts this package does not have)")
+	w.walkSegmentHeap()
 }

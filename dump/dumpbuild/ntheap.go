@@ -34,6 +34,15 @@ type HeapProcess struct {
 	// SegmentHeaps are handles of minimal segment heaps (signature,
 	// counters, empty segment lists) appended to ProcessHeaps.
 	SegmentHeaps []uint64
+	// SegHeaps are full segment heaps (segheap.go), appended after them.
+	SegHeaps []SegHeap
+	// HeapKey and SegLFHKey are RtlpHpHeapGlobals.HeapKey and LfhKey used
+	// by SegHeaps (0: defaults); NoHeapGlobals leaves RtlpHpHeapGlobals
+	// out of the dump.
+	HeapKey       uint64
+	SegLFHKey     uint32
+	NoHeapGlobals bool
+
 	NtGlobalFlag uint32
 	// LFHKey is the low 32 bits of RtlpLFHKey used to encode LFH data; 0
 	// means 0x5a17c0de.
@@ -159,6 +168,12 @@ type HeapTruth struct {
 	LFHKey     uint32
 	Heaps      []PlacedHeap // Heaps (the 32-bit ones for WOW64) then segment heaps
 	Heaps64    []PlacedHeap // WOW64: the 64-bit PEB's heaps
+
+	// HeapKey, SegLFHKey and HeapGlobals (0 when left out): the segment
+	// heap keys and where RtlpHpHeapGlobals was written.
+	HeapKey     uint64
+	SegLFHKey   uint32
+	HeapGlobals uint64
 }
 
 // Heap layout families.
@@ -477,6 +492,15 @@ func (b *Builder) Heaps(p HeapProcess) (*HeapTruth, error) {
 	}
 	for _, a := range p.SegmentHeaps {
 		heaps = append(heaps, w.segmentHeap(a, bits, len(heaps)))
+	}
+	if len(p.SegHeaps) > 0 {
+		ntdll := uint64(0x7ffc8d700000)
+		if b.arch == X86 {
+			ntdll = 0x77bd0000
+		} else if p.Wow64 {
+			ntdll = 0x77cf0000
+		}
+		heaps = append(heaps, w.segmentHeaps(&p, bits, len(heaps), t, ntdll)...)
 	}
 	if p.Wow64 {
 		for i := range p.Heaps64 {
