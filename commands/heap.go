@@ -155,7 +155,7 @@ func blockRow(b heap.Block) HeapBlockRow {
 // fltState is the state column of -flt, -srch and -p -a.
 func (r *HeapBlockRow) fltState() string {
 	switch {
-	case r.Kind == heap.Virtual.String():
+	case r.Kind == heap.Virtual.String() || r.Kind == heap.SegLarge.String():
 		return "busy VirtualAlloc"
 	case r.State == "internal":
 		return "busy internal"
@@ -377,8 +377,62 @@ type HeapSummaryResult struct {
 	LFHKey       *uint32          `json:"lfh_key_low32,omitempty"` // the low 32 bits of RtlpLFHKey
 	Termination  string           `json:"termination_on_corruption,omitempty"`
 	Rows         []HeapSummaryRow `json:"heaps"`
-	SegmentHeaps []uint64         `json:"segment_heaps,omitempty"`
+	SegmentHeaps []SegHeapSummary `json:"segment_heaps,omitempty"`
 	Problems     []HeapProblem    `json:"problems,omitempty"`
+}
+
+// SegHeapSummary is one row of the segment heap section of !heap -s: what
+// the _SEGMENT_HEAP header and a walk of its blocks give. Sizes in KB.
+type SegHeapSummary struct {
+	Heap         uint64 `json:"heap"`
+	GlobalFlags  uint32 `json:"global_flags"`
+	ReservedKB   uint64 `json:"reserved_kb"`  // page segments + LargeReservedPages
+	CommittedKB  uint64 `json:"committed_kb"` // page ranges in use + LargeCommittedPages
+	FreeKB       uint64 `json:"free_kb"`      // free page ranges, VS chunks and LFH blocks
+	BusyKB       uint64 `json:"busy_kb"`      // user sizes of busy blocks
+	BusyBlocks   int    `json:"busy_blocks"`
+	PageSegments int    `json:"page_segments"`
+	LargeBlocks  int    `json:"large_blocks"`
+	LargeKB      uint64 `json:"large_kb"` // LargeCommittedPages
+}
+
+// segHeapSummary walks a segment heap for its -s row.
+func segHeapSummary(s *Session, h *heap.Heap, probs *[]HeapProblem) (SegHeapSummary, error) {
+	row := SegHeapSummary{Heap: h.Address}
+	var reserved, committed, free, busy uint64
+	if sg := h.Seg; sg != nil {
+		row.GlobalFlags = sg.GlobalFlags
+		row.PageSegments = len(sg.Segments)
+		for _, ps := range sg.Segments {
+			reserved += ps.Size
+		}
+		reserved += sg.LargeReservedPages * 0x1000
+		committed += sg.LargeCommittedPages * 0x1000
+		row.LargeKB = sg.LargeCommittedPages * 0x1000 / 1024
+	}
+	err := h.Walk(s.Ctx, heap.Visitor{
+		Block: func(b heap.Block) bool {
+			switch {
+			case b.Kind == heap.SegBackEnd && b.State != heap.Free:
+				committed += b.Size
+			case b.Kind == heap.SegLarge:
+				row.LargeBlocks++
+			}
+			if b.State == heap.Free {
+				free += b.Size
+			} else if isUserBlock(&b) {
+				busy += b.UserSize
+				row.BusyBlocks++
+			}
+			return true
+		},
+		Problem: func(pr heap.Problem) bool { *probs = append(*probs, toProblem(pr)); return true },
+	})
+	row.ReservedKB, row.CommittedKB, row.FreeKB, row.BusyKB = reserved/1024, committed/1024, free/1024, busy/1024
+	if err != nil {
+		return row, errHeapInterrupted
+	}
+	return row, nil
 }
 
 // heapAids are the NtGlobalFlag bits -s lists (nt-heap.md §5.1).
@@ -431,7 +485,11 @@ func heapSummary(s *Session, p *heap.Process, args []heapArg) (Result, error) {
 			r.Problems = append(r.Problems, toProblem(pr))
 		}
 		if h.Kind == heap.SegmentHeap {
-			r.SegmentHeaps = append(r.SegmentHeaps, h.Address)
+			row, err := segHeapSummary(s, h, &r.Problems)
+			r.SegmentHeaps = append(r.SegmentHeaps, row)
+			if err != nil {
+				return r, err
+			}
 			continue
 		}
 		if h.Kind != heap.NTHeap {
@@ -495,8 +553,19 @@ func (r *HeapSummaryResult) WriteText(w io.Writer) {
 			h.VirtKB, h.FreeKB, h.ListLength, h.UCRs, h.VirtualBlocks, h.LockCollisions, fast)
 	}
 	fmt.Fprintln(w, dash)
-	for _, a := range r.SegmentHeaps {
-		fmt.Fprintf(w, "Segment heap %s: not summarised: wdb lists segment heaps but does not walk their blocks (VS, LFH and large blocks need RtlpHpHeapGlobals keys)\n", hp(r.ps, a))
+	if len(r.SegmentHeaps) > 0 {
+		// WinDbg prints segment heaps in a section of their own after the
+		// NT heaps; its exact columns are UNCONFIRMED (nt-heap.md §4.2,
+		// windbg-commands.md §9.3), so these name what wdb reads and walks.
+		fmt.Fprintf(w, "\n\n%s\n%44s%s\n%s\n", stars, "", "SEGMENT HEAP STATS BELOW", stars)
+		fmt.Fprintf(w, "%s  Heap     Global  Reserv  Commit   Free   Busy   Busy  Page  Large  Large\n", pad)
+		fmt.Fprintf(w, "%s           Flags     (k)     (k)    (k)    (k) blocks  segs blocks    (k)\n", pad)
+		fmt.Fprintln(w, dash)
+		for _, h := range r.SegmentHeaps {
+			fmt.Fprintf(w, "%s %08x %7d %6d %6d %6d %6d %5d %6d %6d\n", hp(r.ps, h.Heap), h.GlobalFlags, h.ReservedKB, h.CommittedKB,
+				h.FreeKB, h.BusyKB, h.BusyBlocks, h.PageSegments, h.LargeBlocks, h.LargeKB)
+		}
+		fmt.Fprintln(w, dash)
 	}
 	writeProblems(w, r.ps, "", r.Problems)
 }
@@ -647,7 +716,7 @@ func statHeap(s *Session, h *heap.Heap, groupBy string, maxRows int) (HeapStat, 
 func (r *HeapStatResult) WriteText(w io.Writer) {
 	for _, h := range r.Heaps {
 		fmt.Fprintf(w, " heap @ %s\n", hp(r.ps, h.Heap))
-		if h.Kind != heap.NTHeap.String() {
+		if h.Kind != heap.NTHeap.String() && h.Kind != heap.SegmentHeap.String() {
 			writeProblems(w, r.ps, "    ", h.Problems)
 			continue
 		}
@@ -712,7 +781,7 @@ func heapFilter(s *Session, p *heap.Process, args []heapArg) (Result, error) {
 		ends := heapRunEnds(h)
 		err := h.Walk(s.Ctx, heap.Visitor{
 			Block: func(b heap.Block) bool {
-				if b.UserSize >= r.Min && b.UserSize < r.Max {
+				if b.UserSize >= r.Min && b.UserSize < r.Max && !fltHidden(&b) {
 					row := blockRow(b)
 					ends.mark(&row)
 					set.Blocks = append(set.Blocks, row)
@@ -727,6 +796,20 @@ func heapFilter(s *Session, p *heap.Process, args []heapArg) (Result, error) {
 		}
 	}
 	return r, nil
+}
+
+// fltHidden reports the segment heap blocks -flt leaves out: the heap's
+// own page ranges (segment headers, VS and LFH subsegments, internal VS
+// chunks) and free page ranges, whose "user size" is a span of pages, not
+// an allocation. NT heap blocks are all listed.
+func fltHidden(b *heap.Block) bool {
+	switch b.Kind {
+	case heap.SegBackEnd:
+		return b.State != heap.Busy
+	case heap.SegVS, heap.SegLFH, heap.SegLarge:
+		return b.State == heap.Internal
+	}
+	return false
 }
 
 // fltHeader is the column header of -flt and -p -a.
@@ -887,7 +970,7 @@ func findHeader(ps int) (string, string) {
 // findFlags is the -x flag words, each followed by a space; "internal"
 // gets a second space before it, as the sample shows.
 func findFlags(b *HeapBlockRow) string {
-	if b.Kind == heap.LFH.String() {
+	if b.Kind == heap.LFH.String() || b.Kind == heap.SegLFH.String() {
 		return "LFH;" + b.State + " "
 	}
 	var sb strings.Builder
@@ -902,7 +985,7 @@ func findFlags(b *HeapBlockRow) string {
 	if b.Flags&heap.FlagFillPattern != 0 {
 		sb.WriteString("fill ")
 	}
-	if b.Kind == heap.Virtual.String() {
+	if b.Kind == heap.Virtual.String() || b.Kind == heap.SegLarge.String() {
 		sb.WriteString("virtual ")
 	}
 	if b.Last {
@@ -921,7 +1004,7 @@ func (r *HeapFindResult) WriteText(w io.Writer) {
 	fmt.Fprintln(w, dash)
 	b := &r.Block
 	prev := fmt.Sprintf("%10x", b.PrevBytes)
-	if b.Kind == heap.LFH.String() {
+	if b.Kind == heap.LFH.String() || b.Kind == heap.SegLFH.String() {
 		prev = fmt.Sprintf("%10s", "-   ")
 	}
 	fmt.Fprintf(w, "%s  %s  %s  %s%10x%s%10x  %s\n", hp(r.ps, b.Entry), hp(r.ps, b.User), hp(r.ps, b.Heap), hp(r.ps, b.Segment),
@@ -991,8 +1074,9 @@ func heapSearch(s *Session, p *heap.Process, raw string, args []heapArg) (Result
 }
 
 // heapRanges yields the captured memory of a heap's committed runs and
-// virtual blocks.
-func heapRanges(f *dump.File, h *heap.Heap) iter.Seq2[uint64, []byte] {
+// virtual blocks; for a segment heap, of its page segments and of the
+// large blocks in large (base, end pairs).
+func heapRanges(f *dump.File, h *heap.Heap, large [][2]uint64) iter.Seq2[uint64, []byte] {
 	return func(yield func(uint64, []byte) bool) {
 		emit := func(lo, hi uint64) bool {
 			for a, b := range f.Chunks(lo, hi) {
@@ -1024,18 +1108,45 @@ func heapRanges(f *dump.File, h *heap.Heap) iter.Seq2[uint64, []byte] {
 				return
 			}
 		}
+		if h.Seg != nil {
+			for _, ps := range h.Seg.Segments {
+				if !emit(ps.Address, ps.Address+ps.Size) {
+					return
+				}
+			}
+		}
+		for _, l := range large {
+			if !emit(l[0], l[1]) {
+				return
+			}
+		}
 	}
 }
 
 // searchHeap scans the heap's memory with the scan core, then walks the
 // blocks once and keeps the busy ones whose user data holds a match.
 func searchHeap(s *Session, h *heap.Heap, pattern []byte, align int, r *HeapSearchResult) error {
-	if h.Kind != heap.NTHeap {
+	var large [][2]uint64
+	switch h.Kind {
+	case heap.NTHeap:
+	case heap.SegmentHeap:
+		// The large blocks are regions of their own: a walk finds them
+		// (problems are reported by the walk below).
+		err := h.Walk(s.Ctx, heap.Visitor{NoLFH: true, Block: func(b heap.Block) bool {
+			if b.Kind == heap.SegLarge {
+				large = append(large, [2]uint64{b.Entry, b.End()})
+			}
+			return true
+		}})
+		if err != nil {
+			return errHeapInterrupted
+		}
+	default:
 		return h.Walk(s.Ctx, heap.Visitor{Problem: func(pr heap.Problem) bool { r.Problems = append(r.Problems, toProblem(pr)); return true }})
 	}
 	var hits []uint64
 	sc := scan.Scanner{Pattern: pattern, Align: align, Check: func(uint64) bool { return !s.Cancelled() }}
-	_, complete := sc.Scan(heapRanges(s.Target, h), func(a uint64) bool {
+	_, complete := sc.Scan(heapRanges(s.Target, h, large), func(a uint64) bool {
 		hits = append(hits, a)
 		return len(hits) < searchMaxHits
 	})
@@ -1385,6 +1496,10 @@ type HeapDetail struct {
 	Problems      []HeapProblem       `json:"problems,omitempty"`
 	// PageSegments lists a segment heap's page segments.
 	PageSegments []heap.PageSegment `json:"page_segments,omitempty"`
+	// SegEntries are a segment heap's blocks in walk order (-a/-h/-hl):
+	// page ranges ("block"), subsegments ("vs_region", "lfh_region") and
+	// their chunks ("lfh_chunk"), large blocks ("large").
+	SegEntries []HeapEntryRow `json:"segment_heap_entries,omitempty"`
 }
 
 // HeapDetailResult is the result of !heap with a heap argument.
@@ -1476,8 +1591,11 @@ func detailHeap(s *Session, h *heap.Heap, r *HeapDetailResult, lfh bool) (HeapDe
 	if h.Seg != nil {
 		d.PageSegments = h.Seg.Segments
 	}
+	if h.Kind == heap.SegmentHeap {
+		return detailSegHeap(s, h, r, d)
+	}
 	if h.Kind != heap.NTHeap {
-		// Segment and unreadable heaps: the walk reports why.
+		// Unreadable heaps: the walk reports why.
 		err := h.Walk(s.Ctx, heap.Visitor{Problem: func(pr heap.Problem) bool { d.Problems = append(d.Problems, toProblem(pr)); return true }})
 		if err != nil {
 			return d, errHeapInterrupted
@@ -1568,6 +1686,53 @@ func detailHeap(s *Session, h *heap.Heap, r *HeapDetailResult, lfh bool) (HeapDe
 	return d, nil
 }
 
+// detailSegHeap lists a segment heap's blocks: each page range, the
+// chunks of VS and LFH subsegments after their subsegment, then the large
+// blocks.
+func detailSegHeap(s *Session, h *heap.Heap, r *HeapDetailResult, d HeapDetail) (HeapDetail, error) {
+	// Without entries or validation the walk only reports its problems,
+	// as for the other forms; it then skips LFH and large blocks.
+	quick := !r.entries && !r.validate
+	err := h.Walk(s.Ctx, heap.Visitor{
+		NoLFH: quick, NoVirtual: quick,
+		Block: func(b heap.Block) bool {
+			if !r.entries {
+				return true
+			}
+			switch b.Kind {
+			case heap.SegBackEnd:
+				if b.Attr&heap.AttrSubsegment != 0 {
+					d.SegEntries = append(d.SegEntries, HeapEntryRow{Type: "subsegment", Address: b.Entry, Size: b.Size, Subsegment: b.Entry})
+					return true
+				}
+				d.SegEntries = append(d.SegEntries, HeapEntryRow{Type: "block", Address: b.Entry, Size: b.Size, Flags: b.Flags,
+					State: b.State.String(), Requested: b.UserSize, Internal: b.State == heap.Internal})
+			case heap.SegVS, heap.SegLFH:
+				if n := len(d.SegEntries); n > 0 && d.SegEntries[n-1].Type == "subsegment" {
+					d.SegEntries[n-1].Type = map[heap.Kind]string{heap.SegVS: "vs_region", heap.SegLFH: "lfh_region"}[b.Kind]
+				}
+				d.SegEntries = append(d.SegEntries, HeapEntryRow{Type: "lfh_chunk", Address: b.Entry, Size: b.Size,
+					State: b.State.String(), Requested: b.UserSize, Internal: b.State == heap.Internal, Subsegment: b.Segment})
+			case heap.SegLarge:
+				d.SegEntries = append(d.SegEntries, HeapEntryRow{Type: "large", Address: b.Entry, Size: b.Size, State: b.State.String(), Requested: b.UserSize})
+			}
+			return true
+		},
+		Problem: func(pr heap.Problem) bool {
+			prob := toProblem(pr)
+			if r.entries {
+				d.SegEntries = append(d.SegEntries, HeapEntryRow{Type: "problem", Address: pr.Addr, Problem: &prob})
+			}
+			d.Problems = append(d.Problems, prob)
+			return true
+		},
+	})
+	if err != nil {
+		return d, errHeapInterrupted
+	}
+	return d, nil
+}
+
 // heapIndexHandle is the address on the Index line: 8 digits on x86, as
 // the x86 sample shows, unpadded on x64.
 func heapIndexHandle(ps int, a uint64) string {
@@ -1604,6 +1769,11 @@ func (r *HeapDetailResult) WriteText(w io.Writer) {
 			fmt.Fprintf(w, "    %s at %s\n", d.Kind, p(d.Address))
 			for _, sg := range d.PageSegments {
 				fmt.Fprintf(w, "    Page segment at %s to %s (context %d)\n", p(sg.Address), p(sg.Address+sg.Size), sg.Context)
+			}
+			if r.entries {
+				writeSegEntries(w, ps, &d)
+				// Problems were listed among the entries.
+				continue
 			}
 			writeProblems(w, ps, "    ", d.Problems)
 			continue
@@ -1671,6 +1841,75 @@ func (r *HeapDetailResult) WriteText(w io.Writer) {
 			}
 		}
 		writeProblems(w, ps, "    ", d.Problems)
+	}
+}
+
+// writeSegEntries prints a segment heap's blocks: page ranges as entries
+// of their page segment, subsegment chunks indented under the subsegment,
+// then the large blocks.
+func writeSegEntries(w io.Writer, ps int, d *HeapDetail) {
+	p := func(v uint64) string { return hp(ps, v) }
+	segOf := func(a uint64) (heap.PageSegment, bool) {
+		for _, sg := range d.PageSegments {
+			if a >= sg.Address && a-sg.Address < sg.Size {
+				return sg, true
+			}
+		}
+		return heap.PageSegment{}, false
+	}
+	var cur uint64
+	large := false
+	for i := range d.SegEntries {
+		e := &d.SegEntries[i]
+		switch e.Type {
+		case "block", "subsegment", "vs_region", "lfh_region":
+			if sg, ok := segOf(e.Address); ok && (cur != sg.Address || large) {
+				if cur != 0 {
+					fmt.Fprintln(w)
+				}
+				cur, large = sg.Address, false
+				fmt.Fprintf(w, "    Heap entries for Page segment at %s in Heap %s\n", p(sg.Address), p(d.Address))
+				fmt.Fprintln(w, "         address:  size   state (requested size)")
+			}
+		case "large":
+			if !large {
+				if cur != 0 {
+					fmt.Fprintln(w)
+				}
+				large = true
+				fmt.Fprintf(w, "    Large blocks of Heap %s\n", p(d.Address))
+			}
+		}
+		switch e.Type {
+		case "block":
+			switch {
+			case e.State == "free":
+				fmt.Fprintf(w, "        %s: %06x - free pages\n", p(e.Address), e.Size)
+			case e.Internal:
+				fmt.Fprintf(w, "        %s: %06x - busy Internal (segment header)\n", p(e.Address), e.Size)
+			default:
+				fmt.Fprintf(w, "        %s: %06x - busy (%x)\n", p(e.Address), e.Size, e.Requested)
+			}
+		case "subsegment", "vs_region", "lfh_region":
+			what := map[string]string{"subsegment": "Subsegment", "vs_region": "VS subsegment", "lfh_region": "LFH subsegment"}[e.Type]
+			fmt.Fprintf(w, "        %s: %06x - %s:\n", p(e.Address), e.Size, what)
+		case "lfh_chunk":
+			switch {
+			case e.State == "free":
+				fmt.Fprintf(w, "            %s: %05x - free\n", p(e.Address), e.Size)
+			case e.Internal:
+				fmt.Fprintf(w, "            %s: %05x - busy (%x) Internal\n", p(e.Address), e.Size, e.Requested)
+			default:
+				fmt.Fprintf(w, "            %s: %05x - busy (%x)\n", p(e.Address), e.Size, e.Requested)
+			}
+		case "large":
+			fmt.Fprintf(w, "        %s: %06x - busy VirtualAlloc (%x)\n", p(e.Address), e.Size, e.Requested)
+		case "problem":
+			fmt.Fprintf(w, "        %s\n", e.Problem.line(ps))
+		}
+	}
+	if cur != 0 || large {
+		fmt.Fprintln(w)
 	}
 }
 

@@ -35,6 +35,51 @@ type heapLayout struct {
 	name string
 	arch dump.Arch
 	spec dumpbuild.HeapProcess
+	// poke, when set, writes more memory once the heaps are built.
+	poke func(b *dumpbuild.Builder, t *dumpbuild.HeapTruth)
+}
+
+// segHeapLayout is a 19041 x64 segment heap with every kind of page range
+// and large blocks.
+func segHeapLayout() dumpbuild.SegHeap {
+	var vs []dumpbuild.VSChunk
+	for i := range 12 {
+		if i%4 == 3 {
+			vs = append(vs, dumpbuild.VSChunk{Free: 0x100})
+			continue
+		}
+		vs = append(vs, dumpbuild.VSChunk{Request: 0x40 + uint64(i)*0x18})
+	}
+	vs = append(vs, dumpbuild.VSChunk{Request: 0x60, Internal: true})
+	lfh := []uint64{0x30, 0, 0x2f, 0x20, 0x30, 0, 0x21, 0x30}
+	return dumpbuild.SegHeap{
+		Segments: []dumpbuild.SegSegment{{Ranges: []dumpbuild.SegRange{
+			{Kind: dumpbuild.SegAlloc, Request: 0x21234},
+			{Kind: dumpbuild.SegVS, VS: vs},
+			{Kind: dumpbuild.SegFree, Pages: 3},
+			{Kind: dumpbuild.SegLFH, LFHBlockSize: 0x30, LFH: lfh},
+			{Kind: dumpbuild.SegAlloc, Pages: 2},
+		}}},
+		Large: []uint64{0x20001, 0x33333},
+	}
+}
+
+// pokeSegMarkers writes the -srch markers into one busy block of each
+// segment heap kind.
+func pokeSegMarkers(b *dumpbuild.Builder, t *dumpbuild.HeapTruth) {
+	done := map[dumpbuild.BlockKind]int{}
+	for _, ph := range t.Heaps {
+		if !ph.Segment {
+			continue
+		}
+		for _, pb := range ph.Blocks {
+			if !pb.Busy || pb.Internal || pb.SegmentHeader || pb.UserSize < 0x20 || done[pb.Kind] >= 2 {
+				continue
+			}
+			b.Memory(pb.User, markerData(8, 1+done[pb.Kind]))
+			done[pb.Kind]++
+		}
+	}
 }
 
 // markerData is user data holding the pointer-sized marker at an aligned
@@ -124,14 +169,16 @@ func smallHeap(ps int) dumpbuild.NTHeap {
 }
 
 var heapLayouts = []heapLayout{
-	{"w7_x86", dumpbuild.X86, dumpbuild.HeapProcess{Build: 7601, NtGlobalFlag: 0x70,
+	{name: "w7_x86", arch: dumpbuild.X86, spec: dumpbuild.HeapProcess{Build: 7601, NtGlobalFlag: 0x70,
 		Heaps: []dumpbuild.NTHeap{heapSpec(4, true), smallHeap(4)}}},
-	{"win10_x64_lfh", dumpbuild.X64, dumpbuild.HeapProcess{Build: 19045,
+	{name: "win10_x64_lfh", arch: dumpbuild.X64, spec: dumpbuild.HeapProcess{Build: 19045,
 		Heaps: []dumpbuild.NTHeap{heapSpec(8, true), smallHeap(8)}, SegmentHeaps: []uint64{0}}},
-	{"win11_24h2_x64", dumpbuild.X64, dumpbuild.HeapProcess{Build: 26100, NtGlobalFlag: 0x1000,
+	{name: "win11_24h2_x64", arch: dumpbuild.X64, spec: dumpbuild.HeapProcess{Build: 26100, NtGlobalFlag: 0x1000,
 		Heaps: []dumpbuild.NTHeap{heapSpec(8, true), smallHeap(8)}}},
-	{"wow64_x86", dumpbuild.X64, dumpbuild.HeapProcess{Build: 19045, Wow64: true,
+	{name: "wow64_x86", arch: dumpbuild.X64, spec: dumpbuild.HeapProcess{Build: 19045, Wow64: true,
 		Heaps: []dumpbuild.NTHeap{heapSpec(4, true), smallHeap(4)}, Heaps64: []dumpbuild.NTHeap{smallHeap(8)}}},
+	{name: "win10_x64_seg", arch: dumpbuild.X64, spec: dumpbuild.HeapProcess{Build: 19041,
+		Heaps: []dumpbuild.NTHeap{smallHeap(8)}, SegHeaps: []dumpbuild.SegHeap{segHeapLayout()}}, poke: pokeSegMarkers},
 }
 
 // builtHeap is a layout's dump and truth, built once per test binary.
@@ -155,6 +202,9 @@ func buildHeapLayout(t testing.TB, l heapLayout) ([]byte, *dumpbuild.HeapTruth) 
 		b = &builtHeap{}
 		bl := dumpbuild.New(l.arch)
 		b.truth, b.err = bl.Heaps(l.spec)
+		if b.err == nil && l.poke != nil {
+			l.poke(bl, b.truth)
+		}
 		if b.err == nil {
 			b.raw, b.err = bl.Bytes()
 		}
@@ -352,8 +402,8 @@ func TestHeapFilterExact(t *testing.T) {
 					m := map[uint64]string{}
 					for _, ph := range placed {
 						for _, pb := range ph.Blocks {
-							if pb.UserSize >= lo && pb.UserSize < hi {
-								m[pb.Entry] = placedState(&pb) + "/" + []string{"back end", "LFH", "virtual"}[pb.Kind]
+							if pb.UserSize >= lo && pb.UserSize < hi && !segHidden(&pb) {
+								m[pb.Entry] = placedState(&pb) + "/" + placedKind(&pb)
 							}
 						}
 					}
@@ -377,6 +427,33 @@ func TestHeapFilterExact(t *testing.T) {
 			})
 		}
 	}
+}
+
+// placedKind is the Kind string of the block the builder placed.
+func placedKind(pb *dumpbuild.PlacedBlock) string {
+	switch pb.Kind {
+	case dumpbuild.SegBackEndBlock:
+		return "segment back end"
+	case dumpbuild.SegVSBlock:
+		return "VS"
+	case dumpbuild.SegLFHBlock:
+		return "segment LFH"
+	case dumpbuild.SegLargeBlock:
+		return "large"
+	}
+	return []string{"back end", "LFH", "virtual"}[pb.Kind]
+}
+
+// segHidden: -flt leaves out a segment heap's internal blocks and free
+// page ranges.
+func segHidden(pb *dumpbuild.PlacedBlock) bool {
+	switch pb.Kind {
+	case dumpbuild.SegBackEndBlock:
+		return !pb.Busy || pb.Internal || pb.SegmentHeader
+	case dumpbuild.SegVSBlock, dumpbuild.SegLFHBlock, dumpbuild.SegLargeBlock:
+		return pb.Busy && pb.Internal
+	}
+	return false
 }
 
 // -x finds the block the builder placed for its header, its user data and
@@ -677,11 +754,108 @@ func TestHeapSegmentHeap(t *testing.T) {
 	if got := run(t, s, "!heap"); !strings.Contains(got, fmt.Sprintf("%20x%21s\n", seg.Address, "Segment Heap")) {
 		t.Errorf("!heap:\n%s", got)
 	}
-	if got := run(t, s, "!heap -s"); !strings.Contains(got, fmt.Sprintf("Segment heap %016x: not summarised", seg.Address)) {
+	if got := run(t, s, "!heap -s"); !strings.Contains(got, "SEGMENT HEAP STATS BELOW") || !strings.Contains(got, fmt.Sprintf("\n%016x ", seg.Address)) {
 		t.Errorf("!heap -s:\n%s", got)
 	}
 	if got := run(t, s, "!heap -stat"); !strings.Contains(got, "segment heap: blocks are not walked") {
 		t.Errorf("!heap -stat:\n%s", got)
+	}
+}
+
+// A walkable 19041 x64 segment heap: -stat, -flt, -x and -srch see exactly
+// the blocks the builder placed, of every kind.
+func TestHeapSegmentHeapExact(t *testing.T) {
+	s, _, truth := heapSession(t, heapLayoutByName(t, "win10_x64_seg"))
+	ph := truth.Heaps[len(truth.Heaps)-1]
+	if !ph.Segment {
+		t.Fatal("no segment heap in the layout")
+	}
+	// -stat: every busy user block by size.
+	st := mustHeap[*HeapStatResult](t, s, "-stat -h "+fmt.Sprintf("%x", ph.Address)+" -grp S 0n100000")
+	want := map[uint64]uint64{}
+	kinds := map[dumpbuild.BlockKind]int{}
+	for _, pb := range ph.Blocks {
+		if pb.Busy && !pb.Internal && !pb.SegmentHeader {
+			want[pb.UserSize]++
+			kinds[pb.Kind]++
+		}
+	}
+	for _, k := range []dumpbuild.BlockKind{dumpbuild.SegBackEndBlock, dumpbuild.SegVSBlock, dumpbuild.SegLFHBlock, dumpbuild.SegLargeBlock} {
+		if kinds[k] == 0 {
+			t.Errorf("the truth has no busy block of kind %d: %v", k, kinds)
+		}
+	}
+	got := map[uint64]uint64{}
+	for _, row := range st.Heaps[0].Rows {
+		got[row.Size] = row.Count
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(st.Heaps[0].Problems) > 0 {
+		t.Errorf("-stat %v %v, want %v", got, st.Heaps[0].Problems, want)
+	}
+	if txt := run(t, s, "!heap -stat"); !strings.Contains(txt, fmt.Sprintf(" heap @ %016x\ngroup-by: TOTSIZE", ph.Address)) {
+		t.Errorf("!heap -stat has no segment heap table:\n%s", txt)
+	}
+	// -x: every block, at its first and last byte (a subsegment only in
+	// its header, before its first chunk).
+	for i, pb := range ph.Blocks {
+		addrs := []uint64{pb.Entry, pb.Entry + pb.Size - 1}
+		if i+1 < len(ph.Blocks) && ph.Blocks[i+1].Entry > pb.Entry && ph.Blocks[i+1].Entry < pb.Entry+pb.Size {
+			addrs = []uint64{pb.Entry, ph.Blocks[i+1].Entry - 1}
+		}
+		for _, a := range addrs {
+			b := mustHeap[*HeapFindResult](t, s, fmt.Sprintf("-x %x", a)).Block
+			if b.Entry != pb.Entry || b.User != pb.User || b.Size != pb.Size || b.UserSize != pb.UserSize || b.State != placedState(&pb) || b.Kind != placedKind(&pb) {
+				t.Fatalf("-x %x: %+v, want %+v", a, b, pb)
+			}
+		}
+	}
+	// -flt: large blocks are busy VirtualAlloc; subsegments and free page
+	// ranges are not listed.
+	for _, pb := range ph.Blocks {
+		r := mustHeap[*HeapFilterResult](t, s, fmt.Sprintf("-flt s %x", pb.UserSize))
+		found := false
+		for _, h := range r.Heaps {
+			for _, b := range h.Blocks {
+				if b.Entry == pb.Entry {
+					found = true
+					if pb.Kind == dumpbuild.SegLargeBlock && b.fltState() != "busy VirtualAlloc" {
+						t.Errorf("-flt s %x: large block state %q", pb.UserSize, b.fltState())
+					}
+				}
+			}
+		}
+		if found == segHidden(&pb) {
+			t.Errorf("-flt s %x: block %#x (kind %d, %s) listed %v", pb.UserSize, pb.Entry, pb.Kind, placedState(&pb), found)
+		}
+	}
+	// -srch: the markers poked into blocks of every kind.
+	var wantHits []uint64
+	marker := binary.LittleEndian.AppendUint64(nil, heapMarker64)
+	for _, pb := range ph.Blocks {
+		if !pb.Busy || pb.Internal || pb.SegmentHeader {
+			continue
+		}
+		data := make([]byte, pb.UserSize)
+		s.Target.ReadMemory(pb.User, data)
+		if bytes.Contains(data, marker) {
+			wantHits = append(wantHits, pb.Entry)
+		}
+	}
+	var hits []uint64
+	for _, h := range mustHeap[*HeapSearchResult](t, s, fmt.Sprintf("-srch %x", uint64(heapMarker64))).Hits {
+		if h.Heap == ph.Address {
+			hits = append(hits, h.Block.Entry)
+		}
+	}
+	if len(wantHits) < 4 || fmt.Sprint(hits) != fmt.Sprint(wantHits) {
+		t.Errorf("-srch: %x, want %x", hits, wantHits)
+	}
+	// -a lists the blocks; -s summarises the heap.
+	if txt := run(t, s, fmt.Sprintf("!heap -a %x", ph.Address)); !strings.Contains(txt, "VS subsegment:") || !strings.Contains(txt, "LFH subsegment:") || !strings.Contains(txt, "busy VirtualAlloc") {
+		t.Errorf("!heap -a:\n%s", txt)
+	}
+	if txt := run(t, s, "!heap -s"); !strings.Contains(txt, "SEGMENT HEAP STATS BELOW") || strings.Contains(txt, "Problem") {
+		t.Errorf("!heap -s:\n%s", txt)
 	}
 }
 
