@@ -2,7 +2,6 @@ package symbols
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -635,10 +634,3 @@ func matchSymbol(pattern, name string) bool {
 	}
 	return expr.MatchWildcard(pattern, name)
 }
-
-// ErrNoModule is returned for addresses outside every module.
-var ErrNoModule = errors.New("no module")
-
-// NewModuleResolver is a Table with no symbol path: exports of the images in
-// the dump and module names only.
-func NewModuleResolver(f *dump.File) *Table { return NewTable(f, Options{}) }
