@@ -112,7 +112,13 @@ func (s *walk) byFrameData(cur, callee *Frame, d *FrameData) *Frame {
 	// by up to three words, so look there for something that is code.
 	raSearch := uint64(esp) + uint64(calleeParams) + uint64(d.LocalsSize) + uint64(d.SavedRegsSize)
 	orig := raSearch
-	if loc, v, ok := s.scanWith(raSearch, 3, s.isCode); ok {
+	// A callee without frame data (found by its frame pointer) leaves the
+	// size of the arguments it was given unknown: look a few words further.
+	words := 3
+	if callee != nil && callee.FrameData == nil && callee.How != FoundByContext {
+		words = 3 + 8
+	}
+	if loc, v, ok := s.scanWith(raSearch, words, s.isCode); ok {
 		raSearch = loc
 		// An FPO system call stub whose callee has returned: the word at
 		// the top of the stack is the current instruction itself.
