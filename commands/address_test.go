@@ -43,7 +43,7 @@ func summaryRow(rows []SummaryRow, name string) (SummaryRow, bool) {
 // The MANIFEST counts 984 MemoryInfoList entries in stability-report.dmp:
 // 330 MEM_IMAGE, 105 MEM_MAPPED, 461 MEM_PRIVATE.
 func TestAddressStabilityReportCounts(t *testing.T) {
-	s, _ := openSession(t, corpusDump(t, stabilityDump))
+	s, _ := openSession(t, corpusDump(t, goldenStability))
 	var sum AddressSummary
 	addressJSON(t, s, "!address -summary", &sum)
 	for name, want := range map[string]int{"MEM_IMAGE": 330, "MEM_MAPPED": 105, "MEM_PRIVATE": 461} {
@@ -147,7 +147,7 @@ func TestAddressTextLayout(t *testing.T) {
 }
 
 func TestAddressDerivedRegions(t *testing.T) {
-	s, _ := openSession(t, corpusDump(t, wow64Dump))
+	s, _ := openSession(t, corpusDump(t, goldenWow64))
 	out := run(t, s, "!address -summary")
 	if !strings.Contains(out, "derived") {
 		t.Errorf("a dump without MemoryInfoList must say its regions are derived:\n%s", out)

@@ -30,6 +30,4 @@ func run(t testing.TB, s *Session, line string) string {
 
 const (
 	simpleParseDump = "trailofbits__manticore/tests/memdumps/simple_parse/simple_parse.dmp"
-	stabilityDump   = "rust-minidump__rust-minidump/testdata/stability-report.dmp"
-	wow64Dump       = "ivellioscolin__kdlibcpp/kdlib/tests/dumps/targetapp_stacktest_wow64/targetapp_stacktest_wow64.cab.dmp"
 )

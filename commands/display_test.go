@@ -17,7 +17,7 @@ import (
 // dump holds only 0x354 bytes, module-resolved stack values for dqs/dps).
 func TestDisplayGolden(t *testing.T) {
 	runGolden(t, simpleParseDump, "simple_parse_display.txt")
-	runGolden(t, stabilityDump, "stability-report_display.txt")
+	runGolden(t, goldenStability, "stability-report_display.txt")
 }
 
 // dispTestDump builds an x64 dump whose memory has known bytes, a gap and a

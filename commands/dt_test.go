@@ -141,7 +141,7 @@ func TestDtGoldenSimpleParse(t *testing.T) {
 // ???? and the listing ends with the failed address.
 func TestDtGoldenStability(t *testing.T) {
 	var out bytes.Buffer
-	s := openCorpusSession(t, stabilityDump, &out)
+	s := openCorpusSession(t, goldenStability, &out)
 	runGoldenSession(t, s, &out, "stability-report_dt.txt")
 }
 

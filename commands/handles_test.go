@@ -61,7 +61,7 @@ func TestHandleCounts(t *testing.T) {
 	for _, c := range []struct {
 		rel  string
 		want int
-	}{{stabilityDump, 302}, {simpleParseDump, -1}, {"ivellioscolin__kdlibcpp/kdlib/tests/dumps/targetapp_minidump/target_minidump.dmp", -1}} {
+	}{{goldenStability, 302}, {simpleParseDump, -1}, {"ivellioscolin__kdlibcpp/kdlib/tests/dumps/targetapp_minidump/target_minidump.dmp", -1}} {
 		s := corpusSession(t, c.rel, "")
 		out := run(t, s, "!handle 0 f")
 		m := regexp.MustCompile(`(?m)^(\d+) Handles\nType           \tCount\n((?:.*\t\d+\n)*)$`).FindStringSubmatch(out)

@@ -251,7 +251,7 @@ func TestHeapGoldenBuilder(t *testing.T) {
 func TestHeapGoldenCorpus(t *testing.T) {
 	for _, c := range []struct{ file, dump string }{
 		{"simple_parse_heap.txt", simpleParseDump},
-		{"targetapp_stacktest_wow64_heap.txt", wow64Dump},
+		{"targetapp_stacktest_wow64_heap.txt", goldenWow64},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			s, out := openSession(t, corpusDump(t, c.dump))
@@ -945,7 +945,7 @@ func TestHeapCorpusSimpleParse(t *testing.T) {
 // The real WOW64 dump: 64-bit heaps a60000 and 2c0000, the 32-bit heap
 // 720000 after .effmach x86, free totals 593/138/647 granules.
 func TestHeapCorpusWow64(t *testing.T) {
-	s, _ := openSession(t, corpusDump(t, wow64Dump))
+	s, _ := openSession(t, corpusDump(t, goldenWow64))
 	check := func(heaps []uint64, free []uint64) {
 		t.Helper()
 		list := mustHeap[*HeapListResult](t, s, "")

@@ -18,7 +18,7 @@ import (
 
 func TestSearchGolden(t *testing.T) {
 	runGolden(t, simpleParseDump, "simple_parse_search.txt")
-	runGolden(t, stabilityDump, "stability-report_search.txt")
+	runGolden(t, goldenStability, "stability-report_search.txt")
 }
 
 // capturedRuns returns the dump's memory as maximal address-contiguous runs
@@ -90,7 +90,7 @@ func TestSearchFindsEveryHit(t *testing.T) {
 	for _, d := range []struct {
 		path string
 		end  string
-	}{{simpleParseDump, "L?ffffffff"}, {stabilityDump, "L?ffffffffffffffff"}} {
+	}{{simpleParseDump, "L?ffffffff"}, {goldenStability, "L?ffffffffffffffff"}} {
 		var out bytes.Buffer
 		s := openCorpusSession(t, d.path, &out)
 		runs := capturedRuns(t, s.Target)

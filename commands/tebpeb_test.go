@@ -24,7 +24,7 @@ func tebField(out, label string) string {
 // MiscInfo stream and the thread id, the stack range holds the stack
 // pointer, PEB Address the PEB the dump package finds.
 func TestTebFields(t *testing.T) {
-	for _, rel := range []string{simpleParseDump, stabilityDump, goldenFPU} {
+	for _, rel := range []string{simpleParseDump, goldenStability, goldenFPU} {
 		s := corpusSession(t, rel, "")
 		f := s.Target
 		pid, _ := f.ProcessID()
@@ -72,7 +72,7 @@ func TestTebFields(t *testing.T) {
 // dump's memory names the modules of the dump's module list, at the same
 // bases.
 func TestPebModules(t *testing.T) {
-	for _, rel := range []string{simpleParseDump, goldenFPU, wow64Dump} {
+	for _, rel := range []string{simpleParseDump, goldenFPU, goldenWow64} {
 		s := corpusSession(t, rel, "")
 		out := run(t, s, "!peb")
 		got := map[uint64]string{}
@@ -105,7 +105,7 @@ func TestPebModules(t *testing.T) {
 // TestWow64TebPeb checks the two blocks of a WOW64 process: the 32-bit TEB
 // and PEB first, then the 64-bit ones.
 func TestWow64TebPeb(t *testing.T) {
-	s := corpusSession(t, wow64Dump, "")
+	s := corpusSession(t, goldenWow64, "")
 	out := run(t, s, "!teb")
 	if !regexp.MustCompile(`^Wow64 TEB32 at 005db000\n(?s:.*)\nWow64 TEB at 00000000005d9000\n`).MatchString(out) {
 		t.Errorf("!teb on a WOW64 thread:\n%s", out)
